@@ -1,0 +1,43 @@
+namespace DiffusionPlugin.Engine.Diffusion;
+
+/// <summary>
+/// What a denoiser is told besides the noisy audio: which class of sound and how hard it was played.
+/// <see cref="ClassId"/> = <see cref="Unconditional"/> asks for the unconditional branch (classifier-free guidance).
+/// </summary>
+public readonly record struct DiffusionConditioning(int ClassId, float Velocity)
+{
+    /// <summary>The class id that means "no class" (the CFG null token).</summary>
+    public const int Unconditional = -1;
+}
+
+/// <summary>
+/// A denoiser D(x, σ, c) in the EDM / k-diffusion sense: given audio x = x0 + σ·n it returns an estimate of x0.
+/// Audio is mono, laid out batch-major: element [b * length + t].
+/// Implementations are not thread-safe: one thread (the generation worker, or a CLI thread) owns an instance.
+/// </summary>
+public interface IDenoiser : IDisposable
+{
+    /// <summary>Sample rate the model works at, in Hz.</summary>
+    int SampleRateHz { get; }
+
+    /// <summary>The clip length the model was trained on, in samples.</summary>
+    int ClipSamples { get; }
+
+    /// <summary>Lengths passed to <see cref="Denoise"/> must be multiples of this (1 = any).</summary>
+    int LengthMultiple { get; }
+
+    /// <summary>Class names; a <see cref="DiffusionConditioning.ClassId"/> indexes this list.</summary>
+    IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>Largest and smallest noise level the model was trained for, and σ_data.</summary>
+    float SigmaMin { get; }
+    float SigmaMax { get; }
+    float SigmaData { get; }
+
+    /// <summary>
+    /// Writes D(x, σ_b, c_b) into <paramref name="denoised"/>. x and denoised hold batch × length samples;
+    /// sigma and conditioning hold one entry per batch item. Allocates nothing after the first call with a given shape.
+    /// </summary>
+    void Denoise(ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning,
+                 int batch, int length, Span<float> denoised);
+}
