@@ -41,3 +41,31 @@ public interface IDenoiser : IDisposable
     void Denoise(ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning,
                  int batch, int length, Span<float> denoised);
 }
+
+/// <summary>Which ONNX Runtime execution provider to ask for.</summary>
+public enum ExecutionDevice
+{
+    /// <summary>CUDA when its provider loads, CPU otherwise (the reason is logged once).</summary>
+    Auto = 0,
+    Cpu = 1,
+    Cuda = 2,
+}
+
+/// <summary>How a model is run. Immutable; any thread.</summary>
+public sealed record ExecutionOptions
+{
+    public ExecutionDevice Device { get; init; } = ExecutionDevice.Auto;
+    /// <summary>Intra-op threads; 0 = all cores but one (leave one to the host), at least 1.</summary>
+    public int IntraOpThreads { get; init; } = 0;
+}
+
+/// <summary>
+/// A model could not be loaded: missing file, corrupt ONNX, manifest that does not match the graph, unknown format version.
+/// <see cref="Exception.Message"/> is one line naming the file and the problem.
+/// </summary>
+public sealed class ModelLoadException : Exception
+{
+    public string FilePath { get; }
+    public ModelLoadException(string filePath, string problem, Exception? inner = null)
+        : base($"{filePath}: {problem}", inner) => FilePath = filePath;
+}

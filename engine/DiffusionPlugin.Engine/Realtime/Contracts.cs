@@ -87,3 +87,11 @@ public interface IStereoWidener : IRealtimeEngine
     /// <summary>Windows whose side signal came from the DSP decorrelator because the worker was late (any thread).</summary>
     long FallbackWindows { get; }
 }
+
+/// <summary>What a real-time engine is built from. Immutable.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Path of the model manifest (manifest.json); null = the shipped default (see ModelLocator).</summary>
+    public string? ManifestPath { get; init; }
+    public DiffusionPlugin.Engine.Diffusion.ExecutionOptions Execution { get; init; } = new();
+}
