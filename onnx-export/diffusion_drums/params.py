@@ -1,0 +1,56 @@
+"""Hyperparameters. One dataclass, saved inside every checkpoint and copied into manifest.json."""
+from dataclasses import dataclass, field, asdict
+
+# Class order is part of the model contract (docs/model-contract.md): never reorder.
+DRUM_CLASSES = ["kick", "snare", "rim", "clap", "tom", "hihat_closed", "hihat_open", "crash", "ride", "percussion"]
+CLASSES = DRUM_CLASSES + ["general"]
+NULL_CLASS_ID = len(CLASSES)  # 11: the "no class" token used for classifier-free guidance
+
+
+@dataclass
+class Params:
+    # audio
+    sample_rate_hz: int = 44100
+    clip_samples: int = 22528            # 0.51 s; a multiple of length_multiple
+    # model (patchified waveform U-Net, see model.py)
+    patch: int = 64                      # samples folded into one time step of the first level
+    channels: tuple = (64, 128, 256)     # widths of the three time resolutions L/64, L/128, L/256
+    blocks: tuple = (1, 2, 2)            # residual blocks per level (encoder and decoder each)
+    attention_heads: int = 4             # self-attention at the coarsest level (0 = none)
+    emb_dim: int = 128
+    num_classes: int = len(CLASSES) + 1  # + null class
+    # EDM (Karras et al. 2022)
+    sigma_data: float = 0.15
+    sigma_min: float = 0.002
+    sigma_max: float = 10.0
+    p_mean: float = -1.5                 # log-normal training noise distribution
+    p_std: float = 1.5
+    # training
+    batch_size: int = 24
+    learning_rate: float = 4e-4
+    warmup_steps: int = 200
+    max_steps: int = 100000
+    ema_decay: float = 0.999
+    cfg_dropout: float = 0.1             # share of items trained with the null class
+    grad_clip: float = 1.0
+    general_share: float = 0.15          # share of each batch drawn from the "general" class
+    augment_pitch: float = 0.06          # +- resampling factor range
+    seed: int = 1234
+
+    @property
+    def length_multiple(self) -> int:
+        return self.patch * 2 ** (len(self.channels) - 1)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        d["blocks"] = list(self.blocks)
+        return d
+
+    @staticmethod
+    def from_dict(d: dict) -> "Params":
+        d = dict(d)
+        d["channels"] = tuple(d["channels"])
+        d["blocks"] = tuple(d["blocks"])
+        known = Params.__dataclass_fields__.keys()
+        return Params(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,142 @@
+"""Training: EDM denoising score matching (Karras et al. 2022, sec. 5) with class/velocity conditioning.
+
+Resumable: <ckpt-dir>/last.pt holds model, EMA, optimiser, step, Params and the dataset description.
+Run: python3 -m diffusion_drums.train --minutes 70   (see onnx-export/README.md)
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from .params import Params, NULL_CLASS_ID
+from .dataset import ClipSet, BatchSampler, build_cache, HYDROGEN_DIR
+from .model import EDMDenoiser, count_parameters
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.Generator):
+    """Weighted denoising loss. x0: [B,1,L]; sigma ~ logN(p_mean, p_std); weight (s^2+sd^2)/(s*sd)^2."""
+    b = x0.shape[0]
+    sigma = torch.exp(p.p_mean + p.p_std * torch.randn(b, generator=gen))  # [B]
+    noise = torch.randn(x0.shape, generator=gen)
+    drop = torch.rand(b, generator=gen) < p.cfg_dropout
+    cls = torch.where(drop, torch.full_like(class_id, NULL_CLASS_ID), class_id)  # CFG: null class
+    d = model(x0 + sigma.view(-1, 1, 1) * noise, sigma, cls, velocity)  # [B,1,L]
+    w = (sigma ** 2 + p.sigma_data ** 2) / (sigma * p.sigma_data) ** 2
+    return (w * ((d - x0) ** 2).mean(dim=(1, 2))).mean()
+
+
+def save(path, model, ema, opt, step, p, data_meta, elapsed):
+    tmp = path + ".tmp"
+    torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                "params": p.to_dict(), "data": data_meta, "elapsed_s": elapsed}, tmp)
+    os.replace(tmp, path)  # never leave a half-written checkpoint
+
+
+def load_model(path: str, use_ema: bool = True):
+    """Checkpoint -> (EDMDenoiser in eval mode, Params, checkpoint dict)."""
+    ck = torch.load(path, map_location="cpu")
+    p = Params.from_dict(ck["params"])
+    m = EDMDenoiser(p)
+    m.load_state_dict(ck["ema" if use_ema else "model"])
+    return m.eval(), p, ck
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--cache", default=os.path.join(HERE, "data", "cache.npz"), help="dataset cache (.npz)")
+    ap.add_argument("--data-dir", default=None, help="your own folder of labelled audio: <dir>/<class>/*.wav")
+    ap.add_argument("--hydrogen-dir", default=HYDROGEN_DIR)
+    ap.add_argument("--no-general", action="store_true", help="do not render the GM 'general' class")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the dataset cache")
+    ap.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoints"))
+    ap.add_argument("--minutes", type=float, default=70.0, help="wall-time budget of this run")
+    ap.add_argument("--steps", type=int, default=None, help="stop at this step (default: time budget only)")
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--save-every-s", type=float, default=300)
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    last = os.path.join(a.ckpt_dir, "last.pt")
+    resume = os.path.exists(last) and not a.fresh
+    p = Params.from_dict(torch.load(last, map_location="cpu")["params"]) if resume else Params()
+    if a.batch_size:
+        p.batch_size = a.batch_size
+    if a.rebuild or not os.path.exists(a.cache):
+        build_cache(p, a.cache, hydrogen_dir=a.hydrogen_dir, data_dir=a.data_dir, with_general=not a.no_general)
+    data = ClipSet(a.cache)
+    audio, cls, vel, _ = data.split(held=False)
+    print(f"train clips {len(audio)}, held-out {int(data.is_held.sum())} ({', '.join(data.meta['heldOutKits'])})")
+    sampler = BatchSampler(audio, cls, vel, p, seed=p.seed)
+    torch.manual_seed(p.seed)
+    model = EDMDenoiser(p).to(dev)
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=p.learning_rate, weight_decay=0.0)
+    step, elapsed0 = 0, 0.0
+    if resume:
+        ck = torch.load(last, map_location=dev)
+        model.load_state_dict(ck["model"]); ema.load_state_dict(ck["ema"]); opt.load_state_dict(ck["opt"])
+        step, elapsed0 = ck["step"], ck.get("elapsed_s", 0.0)
+        sampler.rng = np.random.default_rng(p.seed + step)
+        print(f"resumed at step {step} ({elapsed0 / 60:.1f} min trained)")
+    data_meta = {"cache": os.path.basename(a.cache), "heldOutKits": data.meta["heldOutKits"],
+                 "kits": data.meta["kits"], "trainClips": int(len(audio)), "std": data.meta["std"]}
+    os.makedirs(a.ckpt_dir, exist_ok=True)
+    print(f"parameters {count_parameters(model)}, params {json.dumps(p.to_dict())}")
+    gen = torch.Generator().manual_seed(p.seed + step)
+    t0 = time.time()
+    t_save = t0
+    budget = a.minutes * 60
+    run_avg = None
+    while True:
+        now = time.time() - t0
+        if now >= budget or (a.steps is not None and step >= a.steps) or step >= p.max_steps:
+            break
+        x, c, v = sampler.batch(p.batch_size)  # [B,L], [B], [B]
+        x0 = torch.from_numpy(x).unsqueeze(1).to(dev)
+        lr = p.learning_rate * min(1.0, (step + 1) / p.warmup_steps)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = edm_loss(model, x0, torch.from_numpy(c).to(dev), torch.from_numpy(v).to(dev), p, gen)
+        if not torch.isfinite(loss):
+            save(os.path.join(a.ckpt_dir, "nan.pt"), model, ema, opt, step, p, data_meta, elapsed0 + now)
+            raise FloatingPointError(f"loss is {loss.item()} at step {step}: stopped (state in nan.pt)")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
+        opt.step()
+        decay = min(p.ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
+        step += 1
+        run_avg = loss.item() if run_avg is None else 0.98 * run_avg + 0.02 * loss.item()
+        if step % a.log_every == 0:
+            el = time.time() - t0
+            rate = step_rate = (step - (ck["step"] if resume else 0)) / max(el, 1e-6)
+            left = budget - el
+            if a.steps is not None:
+                left = min(left, (a.steps - step) / max(step_rate, 1e-9))
+            print(f"step {step} loss {loss.item():.4f} avg {run_avg:.4f} lr {lr:.2e} "
+                  f"{rate:.2f} steps/s elapsed {el / 60:.1f} min ETA {max(left, 0) / 60:.1f} min", flush=True)
+        if time.time() - t_save > a.save_every_s:
+            save(last, model, ema, opt, step, p, data_meta, elapsed0 + time.time() - t0)
+            t_save = time.time()
+    save(last, model, ema, opt, step, p, data_meta, elapsed0 + time.time() - t0)
+    print(f"done: step {step}, checkpoint {last}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
