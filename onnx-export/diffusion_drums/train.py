@@ -63,6 +63,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    ap.add_argument("--params", default=None, help='JSON overrides of Params for a fresh run, e.g. {"channels": [32, 64, 128]}')
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--save-every-s", type=float, default=300)
     a = ap.parse_args(argv)
@@ -72,6 +73,8 @@ def main(argv=None):
     last = os.path.join(a.ckpt_dir, "last.pt")
     resume = os.path.exists(last) and not a.fresh
     p = Params.from_dict(torch.load(last, map_location="cpu")["params"]) if resume else Params()
+    if a.params and not resume:
+        p = Params.from_dict({**p.to_dict(), **json.loads(a.params)})
     if a.batch_size:
         p.batch_size = a.batch_size
     if a.rebuild or not os.path.exists(a.cache):

@@ -1,0 +1,336 @@
+"""Evaluation on held-out kits: Frechet distance, classifier accuracy, diversity, copies; per class and pooled.
+
+Reference R = real hits of the held-out kits. Beside the model (G, generated with the class and velocity of
+each R item) the report puts the floor (T: real hits of the training kits, same class mix) and the ceiling
+(N: decaying white-noise bursts). Features: MFCC mean/std over frames + a log-energy envelope (32 numbers).
+Run: python3 -m diffusion_drums.evaluate --checkpoint checkpoints/last.pt --out ../models/drums
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from scipy import linalg
+
+from .params import CLASSES, NULL_CLASS_ID
+from .dataset import ClipSet
+from .sampling import generate
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SR = 44100
+
+
+# --------------------------------------------------------------------------- features
+def mel_filterbank(n_mels: int = 40, n_fft: int = 1024, sr: int = SR, fmin: float = 20.0, fmax: float = 20000.0):
+    """Triangular mel filters (HTK mel scale) -> [n_mels, n_fft//2+1]."""
+    mel = lambda f: 2595 * np.log10(1 + f / 700)
+    inv = lambda m: 700 * (10 ** (m / 2595) - 1)
+    pts = inv(np.linspace(mel(fmin), mel(fmax), n_mels + 2))
+    freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    fb = np.zeros((n_mels, len(freqs)))
+    for i in range(n_mels):
+        lo, c, hi = pts[i], pts[i + 1], pts[i + 2]
+        fb[i] = np.clip(np.minimum((freqs - lo) / (c - lo), (hi - freqs) / (hi - c)), 0, None)
+    return fb
+
+
+_FB = mel_filterbank()
+
+
+def log_mel(x: np.ndarray, n_fft: int = 1024, hop: int = 256):
+    """x: [N, L] -> log-mel power [N, frames, 40]."""
+    win = np.hanning(n_fft)
+    frames = 1 + (x.shape[1] - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]  # [F, n_fft]
+    spec = np.abs(np.fft.rfft(x[:, idx] * win, axis=-1)) ** 2  # [N, F, n_fft/2+1]
+    return np.log(spec @ _FB.T + 1e-8)
+
+
+def features(x: np.ndarray, n_mfcc: int = 13) -> np.ndarray:
+    """x: [N, L] clips -> [N, 32]: MFCC mean (13), MFCC std (13), log energy at 6 log-spaced times (6)."""
+    lm = log_mel(np.asarray(x, np.float64))  # [N, F, M]
+    m = lm.shape[-1]
+    dct = np.cos(np.pi / m * (np.arange(m) + 0.5)[None, :] * np.arange(n_mfcc)[:, None])  # [n_mfcc, M]
+    mfcc = lm @ dct.T  # [N, F, n_mfcc]
+    energy = np.log(np.exp(lm).sum(-1) + 1e-8)  # [N, F]
+    f = lm.shape[1]
+    at = np.unique(np.geomspace(1, f - 1, 6).astype(int))
+    env = energy[:, at]
+    env = np.pad(env, ((0, 0), (0, 6 - env.shape[1])), mode="edge")
+    return np.concatenate([mfcc.mean(1), mfcc.std(1), env], axis=1)
+
+
+# --------------------------------------------------------------------------- metrics
+def frechet_distance(a: np.ndarray, b: np.ndarray, ridge: float = 1e-4) -> float:
+    """||mu_a - mu_b||^2 + Tr(Sa + Sb - 2 (Sa Sb)^1/2) between Gaussians fitted to feature sets [N, D]."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    d = a.shape[1]
+    sa = np.cov(a, rowvar=False) if len(a) > 1 else np.zeros((d, d))
+    sb = np.cov(b, rowvar=False) if len(b) > 1 else np.zeros((d, d))
+    sa = sa + ridge * np.eye(d)
+    sb = sb + ridge * np.eye(d)
+    covmean = linalg.sqrtm(sa @ sb)
+    covmean = covmean.real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2 * covmean))
+
+
+class Standardizer:
+    def __init__(self, f):
+        self.mu, self.sd = f.mean(0), f.std(0) + 1e-6
+
+    def __call__(self, f):
+        return (f - self.mu) / self.sd
+
+
+class Classifier:
+    """Multinomial logistic regression on standardised features (L-BFGS), fitted on real training hits."""
+
+    def __init__(self, feats: np.ndarray, labels: np.ndarray, n_classes: int, l2: float = 1e-3):
+        self.std = Standardizer(feats)
+        x = torch.tensor(self.std(feats), dtype=torch.float64)
+        y = torch.tensor(labels, dtype=torch.long)
+        self.lin = torch.nn.Linear(x.shape[1], n_classes).double()
+        opt = torch.optim.LBFGS(self.lin.parameters(), max_iter=300, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(self.lin(x), y) + l2 * (self.lin.weight ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+
+    def predict(self, feats):
+        with torch.no_grad():
+            return self.lin(torch.tensor(self.std(feats), dtype=torch.float64)).argmax(1).numpy()
+
+    def accuracy(self, feats, labels) -> float:
+        return float((self.predict(feats) == labels).mean()) if len(labels) else float("nan")
+
+
+def mean_pairwise_distance(f: np.ndarray) -> float:
+    if len(f) < 2:
+        return float("nan")
+    d = np.sqrt(((f[:, None, :] - f[None, :, :]) ** 2).sum(-1))
+    return float(d[np.triu_indices(len(f), 1)].mean())
+
+
+def max_xcorr(gen: np.ndarray, ref: np.ndarray, max_lag: int = 8192) -> np.ndarray:
+    """For each clip of gen [N, L]: max over ref [M, L] and lags |k| <= max_lag of the normalised
+    cross-correlation sum x(t) y(t+k) / (|x| |y|). 1.0 = an exact (shifted) copy; > 0.9 counts as a copy. -> [N]
+
+    Clips start at their onset, so a copy sits near lag 0; an FFT of L + max_lag points keeps those lags exact.
+    """
+    if len(gen) == 0 or len(ref) == 0:
+        return np.zeros(len(gen))
+    nfft = 1 << (gen.shape[1] + max_lag - 1).bit_length()
+    norm = lambda a: torch.tensor(a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-12), dtype=torch.float32)
+    g = torch.fft.rfft(norm(gen), nfft)
+    r = torch.fft.rfft(norm(ref), nfft).conj()
+    lags = torch.cat([torch.arange(0, max_lag + 1), torch.arange(nfft - max_lag, nfft)])
+    out = np.zeros(len(gen))
+    for i in range(len(gen)):
+        cc = torch.fft.irfft(g[i][None, :] * r, nfft)[:, lags]  # [M, 2*max_lag+1]
+        out[i] = float(cc.abs().max())
+    return out
+
+
+def noise_bursts(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """The ceiling: white noise under an exponential decay (10..300 ms), random peak 0.3..0.95. -> [n, length]"""
+    t = np.arange(length) / SR
+    tau = np.exp(rng.uniform(np.log(0.01), np.log(0.3), size=(n, 1)))
+    x = rng.standard_normal((n, length)) * np.exp(-t[None, :] / tau)
+    return (x / np.abs(x).max(1, keepdims=True) * rng.uniform(0.3, 0.95, (n, 1))).astype(np.float32)
+
+
+def spectral_stats(x: np.ndarray) -> dict:
+    """Listen-proxy numbers: spectral centroid (Hz), time to fall 30 dB below the peak frame (ms), peak level."""
+    lm = log_mel(np.asarray(x, np.float64))  # [N, F, M]
+    p = np.exp(lm)
+    centers = np.linspace(0, 1, p.shape[-1])
+    mel = lambda f: 2595 * np.log10(1 + f / 700)
+    hz = 700 * (10 ** (np.linspace(mel(20), mel(20000), p.shape[-1] + 2)[1:-1] / 2595) - 1)
+    e = p.sum(-1)  # [N, F]
+    cen = (p.sum(1) * hz).sum(-1) / (p.sum((1, 2)) + 1e-12)
+    db = 10 * np.log10(e + 1e-12)
+    decay = []
+    for row in db:
+        k = int(row.argmax())
+        below = np.flatnonzero(row[k:] < row[k] - 30)
+        decay.append((below[0] if len(below) else len(row) - k) * 256 / SR * 1000)
+    return {"centroidHz": float(np.median(cen)), "decay30dBms": float(np.median(decay)),
+            "peak": float(np.median(np.abs(x).max(1)))}
+
+
+# --------------------------------------------------------------------------- the report
+def evaluate_sets(real_train, real_train_cls, ref, ref_cls, candidates: dict, classes=CLASSES, max_copy_refs: int = 160,
+                  check_copies=lambda name: name.startswith("model")):
+    """Metrics of each candidate set {name: (audio [N,L], class [N])} against the reference (held-out) set.
+
+    Returns {name: {"pooled": {...}, "perClass": {class: {...}}}}.
+    """
+    f_train = features(real_train)
+    f_ref = features(ref)
+    clf = Classifier(f_train, real_train_cls, len(classes))
+    std = Standardizer(f_train)
+    out = {}
+    for name, (audio, cls) in candidates.items():
+        f = features(audio)
+        res = {"count": int(len(audio)), "trainAccuracy": clf.accuracy(f_train, real_train_cls)}
+        pooled = {"frechet": frechet_distance(std(f), std(f_ref)), "accuracy": clf.accuracy(f, cls)}
+        per, ratios, copies = {}, [], 0
+        xc_all = np.zeros(len(audio))
+        for c in sorted(set(ref_cls.tolist())):
+            mg, mr, mt = cls == c, ref_cls == c, real_train_cls == c
+            if not mg.any():
+                continue
+            ref_t = real_train[mt]
+            if len(ref_t) > max_copy_refs:  # only "general" (GM renders) is this large: check a fixed subset
+                ref_t = ref_t[np.random.default_rng(0).choice(len(ref_t), max_copy_refs, replace=False)]
+            xc = max_xcorr(audio[mg], ref_t) if check_copies(name) else np.full(int(mg.sum()), np.nan)
+            xc_all[mg] = xc
+            div = mean_pairwise_distance(std(f[mg])) / mean_pairwise_distance(std(f_ref[mr]))
+            per[classes[c]] = {"n": int(mg.sum()), "frechet": frechet_distance(std(f[mg]), std(f_ref[mr])),
+                               "accuracy": clf.accuracy(f[mg], cls[mg]), "diversity": div,
+                               "copies": int((xc > 0.9).sum()), "maxXcorr": float(np.max(xc)),
+                               **spectral_stats(audio[mg])}
+            if np.isfinite(div):
+                ratios.append((div, int(mg.sum())))
+            copies += int((xc > 0.9).sum())
+        pooled["diversity"] = float(sum(r * n for r, n in ratios) / max(1, sum(n for _, n in ratios)))
+        pooled["copies"] = copies if check_copies(name) else None
+        pooled["medianMaxXcorr"] = float(np.median(xc_all)) if len(xc_all) and check_copies(name) else None
+        res["pooled"] = pooled
+        res["perClass"] = per
+        out[name] = res
+    return out
+
+
+def match_training(real_train, real_train_cls, ref_cls, rng):
+    """Real training hits with the same class mix as the reference set (the floor)."""
+    idx = []
+    for c in ref_cls:
+        pool = np.flatnonzero(real_train_cls == c)
+        idx.append(pool[rng.integers(len(pool))])
+    idx = np.array(idx)
+    return real_train[idx], real_train_cls[idx]
+
+
+def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, seed: int = 0, log=print,
+        extra_guidance=()):
+    rng = np.random.default_rng(seed)
+    tr_a, tr_c, _, _ = data.split(held=False)
+    ref_a, ref_c, ref_v, ref_k = data.split(held=True)
+    gen = CLASSES.index("general")
+    gen_idx = np.repeat(np.arange(len(ref_a)), np.where(ref_c == gen, 1, per_item))  # general: 1 per reference
+    cls_t = torch.tensor(ref_c[gen_idx])
+    vel_t = torch.tensor(ref_v[gen_idx])
+    floor = match_training(tr_a, tr_c, ref_c, rng)
+    noise = (noise_bursts(len(ref_a), ref_a.shape[1], rng), ref_c.copy())
+    cands = {"real training hits (floor)": floor, "noise bursts (ceiling)": noise}
+    timing = {}
+    runs = [(s, guidance) for s in steps_list] + [(steps_list[len(steps_list) // 2], g) for g in extra_guidance]
+    for steps, g in runs:
+        t = time.time()
+        outs = []
+        for b in range(0, len(gen_idx), 32):
+            outs.append(generate(model, cls_t[b:b + 32], vel_t[b:b + 32], ref_a.shape[1], steps, sampler, g,
+                                 seed=seed + b, null_class_id=NULL_CLASS_ID).numpy())
+        audio = np.concatenate(outs)
+        name = f"model {sampler} {steps} steps, guidance {g}"
+        timing[name] = time.time() - t
+        log(f"{name}: generated {len(audio)} clips in {timing[name]:.1f} s")
+        cands[name] = (audio, ref_c[gen_idx])
+    res = evaluate_sets(tr_a, tr_c, ref_a, ref_c, cands)
+    return res, timing, cands
+
+
+def write_report(path, res, timing, meta, defaults_key):
+    L = ["# Diffusion Drums: evaluation on held-out kits", "",
+         f"Held-out (never trained on): {', '.join(meta['heldOutKits'])}. Reference: their {meta['refCount']} real hits; "
+         f"model hits are generated with each reference hit's class and velocity ({meta['perItem']} per drum hit, 1 per general clip).",
+         "Copies: max normalised cross-correlation (lags ±8192) with every training hit of the class (general: 160 fixed random training clips).",
+         f"Checkpoint: step {meta['step']}, {meta['trainingMinutes']} min of training. Generated by `{meta['command']}`.",
+         "Features: 13 MFCC means + 13 MFCC stds + 6-point log-energy envelope, standardised on real training hits.",
+         "Floor = real hits of the training kits (same class mix); ceiling = decaying white-noise bursts.", "",
+         "## Pooled", "",
+         "| set | Fréchet ↓ | classifier acc ↑ | diversity ratio (→1) | copies (xcorr>0.9) | median max xcorr | generation s |",
+         "|---|---|---|---|---|---|---|"]
+    for name, r in res.items():
+        p = r["pooled"]
+        xc = "n/a" if p["medianMaxXcorr"] is None else f"{p['medianMaxXcorr']:.2f}"
+        cp = "n/a" if p["copies"] is None else p["copies"]
+        L.append(f"| {name} | {p['frechet']:.2f} | {p['accuracy']:.3f} | {p['diversity']:.2f} | {cp} | "
+                 f"{xc} | {timing.get(name, 0):.0f} |")
+    anyr = next(iter(res.values()))
+    L += ["", f"Classifier (logistic regression on the features) accuracy on the real training hits it was fitted on: "
+          f"{anyr['trainAccuracy']:.3f}.", ""]
+    floor = res["real training hits (floor)"]["pooled"]
+    m = res.get(defaults_key)
+    if m:
+        mp = m["pooled"]
+        L += ["## Bars (shipped defaults: " + defaults_key + ")", "",
+              f"- Fréchet ≤ 1.5 × floor: {mp['frechet']:.2f} vs {1.5 * floor['frechet']:.2f} → "
+              f"{'pass' if mp['frechet'] <= 1.5 * floor['frechet'] else 'FAIL'}",
+              f"- classifier accuracy ≥ floor: {mp['accuracy']:.3f} vs {floor['accuracy']:.3f} → "
+              f"{'pass' if mp['accuracy'] >= floor['accuracy'] else 'FAIL'}",
+              f"- copies = 0: {mp['copies']} → {'pass' if mp['copies'] == 0 else 'FAIL'}",
+              f"- diversity ratio ≥ 0.8: {mp['diversity']:.2f} → {'pass' if mp['diversity'] >= 0.8 else 'FAIL'}", ""]
+        L += ["## Per class (" + defaults_key + " | floor | ceiling)", "",
+              "| class | n | Fréchet | acc | diversity | copies | centroid Hz | decay −30 dB ms | real centroid Hz | real decay ms |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+        fl = res["real training hits (floor)"]["perClass"]
+        ce = res["noise bursts (ceiling)"]["perClass"]
+        ref = meta.get("refStats", {})
+        for c, v in m["perClass"].items():
+            f, n = fl.get(c, {}), ce.get(c, {})
+            rs = ref.get(c, {})
+            L.append(f"| {c} | {v['n']} | {v['frechet']:.1f} / {f.get('frechet', float('nan')):.1f} / {n.get('frechet', float('nan')):.1f} | "
+                     f"{v['accuracy']:.2f} / {f.get('accuracy', float('nan')):.2f} / {n.get('accuracy', float('nan')):.2f} | "
+                     f"{v['diversity']:.2f} / {f.get('diversity', float('nan')):.2f} | {v['copies']} | {v['centroidHz']:.0f} | "
+                     f"{v['decay30dBms']:.0f} | {rs.get('centroidHz', float('nan')):.0f} | {rs.get('decay30dBms', float('nan')):.0f} |")
+        L += ["", "Per-class Fréchet distances rest on a handful of hits each (n above): read them as rough.", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def main(argv=None):
+    from .train import load_model
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--checkpoint", default=os.path.join(HERE, "checkpoints", "last.pt"))
+    ap.add_argument("--cache", default=os.path.join(HERE, "data", "cache.npz"))
+    ap.add_argument("--out", default=os.path.join(HERE, "..", "models", "drums"))
+    ap.add_argument("--steps", default="4,8,16,32", help="comma-separated step counts (quality-vs-steps table)")
+    ap.add_argument("--sampler", default="dpmpp_2m")
+    ap.add_argument("--guidance", type=float, default=1.0)
+    ap.add_argument("--extra-guidance", default="", help="comma-separated guidance scales tried at the middle step count")
+    ap.add_argument("--default-steps", type=int, default=8)
+    ap.add_argument("--per-item", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None)
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    model, p, ck = load_model(a.checkpoint)
+    data = ClipSet(a.cache)
+    steps = [int(s) for s in a.steps.split(",")]
+    extra = [float(g) for g in a.extra_guidance.split(",") if g]
+    res, timing, cands = run(model, data, steps, a.sampler, a.guidance, a.per_item, extra_guidance=extra)
+    ref_a, ref_c, _, _ = data.split(held=True)
+    ref_stats = {CLASSES[c]: spectral_stats(ref_a[ref_c == c]) for c in sorted(set(ref_c.tolist()))}
+    meta = {"heldOutKits": data.meta["heldOutKits"], "refCount": int(len(ref_a)), "perItem": a.per_item,
+            "step": ck["step"], "trainingMinutes": round(ck.get("elapsed_s", 0) / 60, 1),
+            "command": "python3 -m diffusion_drums.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "refStats": ref_stats}
+    os.makedirs(a.out, exist_ok=True)
+    key = f"model {a.sampler} {a.default_steps} steps, guidance {a.guidance}"
+    write_report(os.path.join(a.out, "EVALUATION.md"), res, timing, meta, key)
+    with open(os.path.join(a.out, "evaluation.json"), "w") as f:
+        json.dump({"results": res, "timingSeconds": timing, "meta": meta}, f, indent=1)
+    print(open(os.path.join(a.out, "EVALUATION.md")).read())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Export: checkpoint (EMA weights) -> model.onnx + manifest.json (+ parity.json) per docs/model-contract.md.
+
+Run: python3 -m diffusion_drums.export --checkpoint checkpoints/last.pt --out ../models/drums
+"""
+import argparse
+import datetime
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+
+from .params import CLASSES, NULL_CLASS_ID, Params
+from .model import EDMDenoiser, count_parameters
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INPUT_NAMES = ["x", "sigma", "class_id", "velocity"]
+OUTPUT_NAMES = ["denoised"]
+
+
+def example_inputs(p: Params, batch: int = 2, length: int = None, seed: int = 0):
+    """Fixed inputs: x [B,1,L] f32, sigma [B] f32, class_id [B] i64, velocity [B] f32."""
+    g = torch.Generator().manual_seed(seed)
+    length = length or p.length_multiple * 2
+    sigma = torch.tensor([0.05, 1.5, 0.3, 8.0][:batch] + [1.0] * max(0, batch - 4), dtype=torch.float32)
+    x = 0.1 * torch.randn(batch, 1, length, generator=g) + sigma.view(-1, 1, 1) * torch.randn(batch, 1, length, generator=g)
+    class_id = torch.tensor([(1 + 4 * i) % (NULL_CLASS_ID + 1) for i in range(batch)], dtype=torch.int64)
+    velocity = torch.linspace(0.9, 0.4, batch)
+    return x, sigma, class_id, velocity
+
+
+def export_onnx(model: EDMDenoiser, path: str, opset: int = 17):
+    """Trace and export with dynamic batch and length; checks the graph with onnx.checker."""
+    model = model.eval()
+    args = example_inputs(model.p, batch=2, length=model.p.length_multiple * 4)
+    torch.onnx.export(model, args, path, opset_version=opset, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+                      dynamic_axes={"x": {0: "batch", 2: "length"}, "sigma": {0: "batch"}, "class_id": {0: "batch"},
+                                    "velocity": {0: "batch"}, "denoised": {0: "batch", 2: "length"}},
+                      do_constant_folding=True)
+    m = onnx.load(path)
+    d = m.graph.output[0].type.tensor_type.shape.dim[1]  # the tracer names the channel axis; it is always 1
+    d.Clear()
+    d.dim_value = 1
+    onnx.save(m, path)
+    onnx.checker.check_model(m)
+    return m
+
+
+def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model_file: str = "model.onnx") -> dict:
+    kits = data_meta.get("kits", [])
+    data_txt = "; ".join(f"{k['kit']} ({k['licence'][:60]})" for k in kits) or "user data"
+    return {
+        "formatVersion": 1,
+        "name": "diffusion-drums",
+        "model": model_file,
+        "sampleRateHz": p.sample_rate_hz,
+        "clipSamples": p.clip_samples,
+        "lengthMultiple": p.length_multiple,
+        "classes": list(CLASSES),
+        "nullClassId": NULL_CLASS_ID,
+        "conditioning": {"class": True, "velocity": True},
+        "parameterization": "edm",
+        "sigmaData": p.sigma_data, "sigmaMin": p.sigma_min, "sigmaMax": p.sigma_max,
+        "inputs": {"x": "x", "sigma": "sigma", "classId": "class_id", "velocity": "velocity"},
+        "outputs": {"denoised": "denoised"},
+        "defaults": defaults,
+        "training": {"data": "Debian hydrogen-drumkits + hydrogen-data kits, fluid-soundfont-gm renders: " + data_txt,
+                     "heldOutKits": data_meta.get("heldOutKits", []),
+                     "hyperparameters": p.to_dict(), **train_info},
+        "analytic": None,
+    }
+
+
+def write_parity(model: EDMDenoiser, path: str):
+    """Small fixture for the engine's ONNX Runtime parity test: inputs and PyTorch outputs (2 items)."""
+    x, sigma, class_id, velocity = example_inputs(model.p, batch=2, length=model.p.length_multiple * 2)
+    with torch.no_grad():
+        y = model(x, sigma, class_id, velocity)
+    fx = {"comment": "inputs and PyTorch outputs of model.onnx; ONNX Runtime must agree within 1e-4 (abs)",
+          "batch": 2, "length": int(x.shape[-1]),
+          "x": [round(float(v), 8) for v in x.flatten()], "sigma": sigma.tolist(), "class_id": class_id.tolist(),
+          "velocity": velocity.tolist(), "denoised": [round(float(v), 8) for v in y.flatten()],
+          "tolerance": 1e-4}
+    with open(path, "w") as f:
+        json.dump(fx, f)
+    return fx
+
+
+DEFAULTS = {"sampler": "dpmpp_2m", "schedule": "karras", "steps": 8, "guidance": 1.0}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--checkpoint", default=os.path.join(HERE, "checkpoints", "last.pt"))
+    ap.add_argument("--out", default=os.path.join(HERE, "..", "models", "drums"))
+    ap.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
+    ap.add_argument("--defaults", default=None, help="JSON object overriding the manifest's sampler defaults")
+    a = ap.parse_args(argv)
+    ck = torch.load(a.checkpoint, map_location="cpu")
+    p = Params.from_dict(ck["params"])
+    model = EDMDenoiser(p)
+    model.load_state_dict(ck["model" if a.raw else "ema"])
+    model.eval()
+    os.makedirs(a.out, exist_ok=True)
+    onnx_path = os.path.join(a.out, "model.onnx")
+    export_onnx(model, onnx_path)
+    defaults = dict(DEFAULTS, **(json.loads(a.defaults) if a.defaults else {}))
+    info = {"steps": int(ck["step"]), "trainingMinutes": round(ck.get("elapsed_s", 0) / 60, 1),
+            "parameters": count_parameters(model), "weights": "raw" if a.raw else "ema",
+            "exported": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "trainClips": ck["data"].get("trainClips")}
+    man = manifest(p, ck["data"], info, defaults)
+    with open(os.path.join(a.out, "manifest.json"), "w") as f:
+        json.dump(man, f, indent=2)
+    write_parity(model, os.path.join(a.out, "parity.json"))
+    print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB), manifest.json, parity.json; step {ck['step']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

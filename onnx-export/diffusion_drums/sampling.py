@@ -1,0 +1,90 @@
+"""Noise schedules and samplers over a denoiser D(x, sigma) (k-diffusion style: one function per sampler).
+
+The C# engine implements the same algorithms; these are used by evaluate.py and the tests.
+"""
+import math
+import torch
+
+
+def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0):
+    """Karras et al. 2022, eq. 5: n noise levels from sigma_max down to sigma_min, then a final 0. -> [n+1]"""
+    ramp = torch.linspace(0, 1, n)
+    s = (sigma_max ** (1 / rho) + ramp * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    return torch.cat([s, torch.zeros(1)])
+
+
+def sample_euler(denoise, x, sigmas):
+    """Euler method for the probability-flow ODE (Karras et al. 2022, Alg. 1 without the 2nd-order step)."""
+    for i in range(len(sigmas) - 1):
+        d = (x - denoise(x, sigmas[i])) / sigmas[i]
+        x = x + d * (sigmas[i + 1] - sigmas[i])
+    return x
+
+
+def sample_heun(denoise, x, sigmas):
+    """Heun's 2nd-order method (Karras et al. 2022, Alg. 1); two network calls per step except the last."""
+    for i in range(len(sigmas) - 1):
+        d = (x - denoise(x, sigmas[i])) / sigmas[i]
+        x_next = x + d * (sigmas[i + 1] - sigmas[i])
+        if sigmas[i + 1] > 0:
+            d2 = (x_next - denoise(x_next, sigmas[i + 1])) / sigmas[i + 1]
+            x_next = x + (d + d2) / 2 * (sigmas[i + 1] - sigmas[i])
+        x = x_next
+    return x
+
+
+def sample_dpmpp_2m(denoise, x, sigmas):
+    """DPM-Solver++(2M) (Lu et al. 2022, Alg. 2), multistep in t = -log(sigma); one network call per step."""
+    old = None
+    for i in range(len(sigmas) - 1):
+        den = denoise(x, sigmas[i])
+        s, s_next = float(sigmas[i]), float(sigmas[i + 1])
+        if s_next == 0:
+            x = den
+        else:
+            t, t_next = -math.log(s), -math.log(s_next)
+            h = t_next - t
+            if old is None:
+                d = den
+            else:
+                h_last = t - (-math.log(float(sigmas[i - 1])))
+                r = h_last / h
+                d = (1 + 1 / (2 * r)) * den - (1 / (2 * r)) * old
+            x = (s_next / s) * x - math.expm1(-h) * d
+        old = den
+    return x
+
+
+SAMPLERS = {"euler": sample_euler, "heun": sample_heun, "dpmpp_2m": sample_dpmpp_2m}
+
+
+def make_denoiser(model, class_id, velocity, guidance: float, null_class_id: int):
+    """D(x, sigma) for fixed conditioning; classifier-free guidance (Ho & Salimans 2022) when guidance != 1:
+    D = D_uncond + g * (D_cond - D_uncond), both halves in one batched call."""
+    b = class_id.shape[0]
+
+    @torch.no_grad()
+    def denoise(x, sigma):  # x: [B,1,L], sigma: scalar tensor
+        s = torch.full((b,), float(sigma))
+        if guidance == 1.0:
+            return model(x, s, class_id, velocity)
+        null = torch.full_like(class_id, null_class_id)
+        out = model(torch.cat([x, x]), torch.cat([s, s]), torch.cat([class_id, null]), torch.cat([velocity, velocity]))
+        cond, uncond = out[:b], out[b:]
+        return uncond + guidance * (cond - uncond)
+
+    return denoise
+
+
+@torch.no_grad()
+def generate(model, class_id, velocity, length: int, steps: int, sampler: str = "dpmpp_2m", guidance: float = 1.0,
+             seed: int = 0, sigma_min=None, sigma_max=None, null_class_id: int = 11):
+    """-> [B, length] generated clips for class_id [B] (int64) and velocity [B] (0..1)."""
+    p = model.p
+    smin = p.sigma_min if sigma_min is None else sigma_min
+    smax = p.sigma_max if sigma_max is None else sigma_max
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(class_id.shape[0], 1, length, generator=g) * smax
+    sig = karras_sigmas(steps, smin, smax)
+    den = make_denoiser(model, class_id, velocity.float(), guidance, null_class_id)
+    return SAMPLERS[sampler](den, x, sig)[:, 0]

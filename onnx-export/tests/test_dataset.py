@@ -1,0 +1,115 @@
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diffusion_drums.params import CLASSES, Params
+from diffusion_drums.dataset import (map_instrument, read_kit, to_clip, build_cache, ClipSet, BatchSampler,
+                                     write_midi, build_folder)
+
+
+@pytest.mark.parametrize("name,cls", [
+    ("Kick", "kick"), ("BassDrum", "kick"), ("c3 - bass drum 1", "kick"), ("Pearl Kick", "kick"),
+    ("Snare Rimshot", "snare"), ("Snare Jazz", "snare"), ("Stick", "rim"), ("Pearl Side Stick", "rim"),
+    ("Rim Click (Pearl Free Floating Maple 14x3.5)", "rim"), ("Hand Clap", "clap"), ("Clap Hard", "clap"),
+    ("Floor Tom", "tom"), ("tomhi2", "tom"), ("Closed HH", "hihat_closed"), ("Sabian Hat Choke", "hihat_closed"),
+    ("Pedal HH", "hihat_closed"), ("Hi-Hat Semiopen (Paiste)", "hihat_open"), ("Hat Op Dirty", "hihat_open"),
+    ("VariBreaks Hat 1 Op", "hihat_open"), ("Side OHH", "hihat_open"), ("Crash Left", "crash"),
+    ("Zildjian Splash", "crash"), ("Cymbal", "crash"), ("Ride Bell", "ride"), ("Paiste Ride Flink", "ride"),
+    ("Cowbell", "percussion"), ("Djembe1 Bass", "percussion"), ("Click", "percussion"), ("Zap 1", "percussion"),
+])
+def test_instrument_names_map_to_their_class(name, cls):
+    assert map_instrument(name) == cls
+
+
+@pytest.mark.parametrize("name", ["", "17", "Snare Roll", "Sample: beats_01-39.flac", "f#4 - ", "Main"])
+def test_empty_slots_rolls_and_loops_are_dropped(name):
+    assert map_instrument(name) is None
+
+
+def _write_kit(root, name, sr=48000, licence="CC0"):
+    d = os.path.join(root, name)
+    os.makedirs(d)
+    t = np.arange(int(0.3 * sr)) / sr
+    hit = (np.sin(2 * np.pi * 180 * t) * np.exp(-t / 0.05)).astype(np.float32)
+    sf.write(os.path.join(d, "soft.wav"), np.concatenate([np.zeros(1000, np.float32), 0.25 * hit]), sr)
+    sf.write(os.path.join(d, "hard.flac"), np.stack([hit, hit], 1), sr)
+    sf.write(os.path.join(d, "hat.wav"), np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1, sr)
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<drumkit_info xmlns="http://www.hydrogen-music.org/drumkit"><name>{name}</name><author>me</author>
+<license>{licence}</license><instrumentList>
+<instrument><id>0</id><name>Kick</name><instrumentComponent><component_id>0</component_id>
+<layer><filename>soft.wav</filename><min>0</min><max>0.5</max></layer>
+<layer><filename>hard.flac</filename><min>0.5</min><max>1</max></layer></instrumentComponent></instrument>
+<instrument><id>1</id><name>Closed HH</name><filename>hat.wav</filename></instrument>
+<instrument><id>2</id><name>17</name><filename>empty.wav</filename></instrument>
+</instrumentList></drumkit_info>"""
+    with open(os.path.join(d, "drumkit.xml"), "w") as f:
+        f.write(xml)
+
+
+def test_kit_xml_gives_layers_with_velocity_ranges_and_licence(tmp_path):
+    _write_kit(str(tmp_path), "KitA")
+    kit, licence, author, layers, dropped = read_kit(str(tmp_path / "KitA"))
+    assert (kit, licence, author) == ("KitA", "CC0", "me")
+    assert [(l.cls, l.vel_min, l.vel_max) for l in layers] == [("kick", 0, 0.5), ("kick", 0.5, 1), ("hihat_closed", 0, 1)]
+    assert len(dropped) == 1 and "'17'" in dropped[0]
+
+
+def test_to_clip_trims_leading_silence_and_pads_to_length():
+    x = np.concatenate([np.zeros(5000, np.float32), np.ones(100, np.float32)])
+    c = to_clip(x, 1024, pre=16)
+    assert c.shape == (1024,)
+    assert c[15] == 0 and c[16] == 1 and c[116] == 0
+
+
+def test_cache_resamples_normalises_per_instrument_and_holds_out_whole_kits(tmp_path):
+    for k in ["KitA", "KitB"]:
+        _write_kit(str(tmp_path / "h"), k)
+    p = Params(clip_samples=4096)
+    out = str(tmp_path / "cache.npz")
+    meta = build_cache(p, out, hydrogen_dir=str(tmp_path / "h"), held_out=["KitB"], with_general=False, log=lambda s: None)
+    data = ClipSet(out)
+    assert data.audio.shape == (6, 4096) and meta["heldOutKits"] == ["KitB"]
+    tr_a, tr_c, tr_v, tr_k = data.split(held=False)
+    assert set(tr_k) == {"KitA"} and set(data.split(held=True)[3]) == {"KitB"}
+    kick = tr_c == CLASSES.index("kick")
+    peaks = np.abs(tr_a[kick]).max(1)
+    assert np.isclose(peaks.max(), 0.95, atol=1e-3)          # loudest layer of the instrument
+    assert np.isclose(peaks.min() / peaks.max(), 0.25, atol=0.02)  # softer layer keeps its level
+    assert sorted(tr_v[kick].tolist()) == [0.25, 0.75]         # velocity = middle of the layer range
+    # 48 kHz source, 180 Hz tone at 44.1 kHz: zero crossings every 44100/360 = 122.5 samples
+    hard = tr_a[kick][np.argmax(peaks)]
+    zc = np.flatnonzero(np.diff(np.signbit(hard[:2000])))
+    assert abs(np.median(np.diff(zc)) - 122.5) < 2
+
+
+def test_a_users_folder_maps_subfolders_to_classes_and_skips_unknown_ones(tmp_path):
+    for sub in ["snare", "kazoo"]:
+        os.makedirs(tmp_path / sub)
+        sf.write(str(tmp_path / sub / "a.wav"), np.ones(500, np.float32) * 0.5, 44100)
+    clips, cls, vel, kit, src, dropped = build_folder(Params(clip_samples=1024), str(tmp_path), log=lambda s: None)
+    assert cls == [CLASSES.index("snare")] and len(clips) == 1 and "kazoo" in dropped[0]
+
+
+def test_midi_writer_makes_a_format0_file_on_channel_one(tmp_path):
+    path = str(tmp_path / "a.mid")
+    write_midi(path, 5, [(0, 1, 60, 100), (1, 1, 64, 90)])
+    b = open(path, "rb").read()
+    assert b[:4] == b"MThd" and b[8:10] == b"\x00\x00" and b"\xc0\x05" in b and b"\x90\x3c\x64" in b
+    assert not any(b[i] == 0x99 for i in range(len(b)))  # nothing on channel 10
+
+
+def test_batches_are_class_balanced_and_softer_hits_get_lower_velocity():
+    p = Params(clip_samples=512)
+    n = 40
+    audio = np.ones((n, 512), np.float32) * 0.5
+    cls = np.array([0] * 36 + [1] * 4)
+    vel = np.ones(n, np.float32)
+    s = BatchSampler(audio, cls, vel, p, seed=1)
+    x, c, v = s.batch(400)
+    assert x.shape == (400, 512) and c.dtype == np.int64
+    assert 0.35 < (c == 1).mean() < 0.65
+    peak = np.abs(x[:, :100]).max(1)
+    assert np.allclose(peak / 0.5, v, atol=1e-5)

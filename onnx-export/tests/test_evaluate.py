@@ -1,0 +1,89 @@
+import numpy as np
+import torch
+
+from diffusion_drums.evaluate import (frechet_distance, max_xcorr, mean_pairwise_distance, Classifier, features,
+                                      noise_bursts, evaluate_sets)
+from diffusion_drums.sampling import karras_sigmas, SAMPLERS
+
+SR = 44100
+
+
+def test_frechet_distance_of_known_gaussians():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20000, 3))
+    assert frechet_distance(a, a) < 1e-6
+    shifted = a + np.array([1.0, 2.0, 0.0])
+    assert abs(frechet_distance(a, shifted) - 5.0) < 1e-3   # |mu difference|^2, same covariance
+    wider = rng.standard_normal((20000, 3)) * 2.0
+    assert abs(frechet_distance(a, wider) - 3.0) < 0.1      # per dimension (1 - 2)^2
+
+
+def test_a_shifted_copy_correlates_fully_and_fresh_noise_does_not():
+    rng = np.random.default_rng(1)
+    ref = rng.standard_normal((3, 4096)).astype(np.float32)
+    copy = np.roll(ref[1], 300)[None, :] * 0.3
+    copy[:, :300] = 0
+    fresh = rng.standard_normal((1, 4096)).astype(np.float32)
+    xc = max_xcorr(np.concatenate([copy, fresh]), ref)
+    assert xc[0] > 0.95 and xc[1] < 0.1
+
+
+def test_mean_pairwise_distance_of_known_points():
+    assert mean_pairwise_distance(np.array([[0.0], [3.0]])) == 3.0
+    assert abs(mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])) - 10 / 3) < 1e-12
+
+
+def _tones(freq, n, rng, length=8192):
+    t = np.arange(length) / SR
+    f = freq * rng.uniform(0.9, 1.1, (n, 1))
+    tone = np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi, (n, 1)))
+    noise = 0.7 * rng.standard_normal((n, length))  # every hit has its own noise: no two are alike
+    return ((tone + noise) * np.exp(-t / rng.uniform(0.02, 0.1, (n, 1)))).astype(np.float32)
+
+
+def test_classifier_separates_low_thumps_from_high_pings():
+    rng = np.random.default_rng(2)
+    x = np.concatenate([_tones(80, 30, rng), _tones(5000, 30, rng)])
+    y = np.array([0] * 30 + [1] * 30)
+    clf = Classifier(features(x), y, 2)
+    xt = np.concatenate([_tones(80, 10, rng), _tones(5000, 10, rng)])
+    assert clf.accuracy(features(xt), np.array([0] * 10 + [1] * 10)) == 1.0
+
+
+def test_noise_bursts_decay():
+    b = noise_bursts(4, 22528, np.random.default_rng(3))
+    assert b.shape == (4, 22528)
+    assert (np.abs(b[:, :2000]).mean(1) > 5 * np.abs(b[:, -2000:]).mean(1)).all()
+
+
+def test_report_scores_real_hits_better_than_noise_and_finds_copies():
+    rng = np.random.default_rng(4)
+    train = np.concatenate([_tones(80, 20, rng), _tones(3000, 20, rng)])
+    train_c = np.array([0] * 20 + [1] * 20)
+    ref = np.concatenate([_tones(80, 10, rng), _tones(3000, 10, rng)])
+    ref_c = np.array([0] * 10 + [1] * 10)
+    sets = {"model copies": (train[[0, 1, 20, 21]], np.array([0, 0, 1, 1])),
+            "model fresh": (np.concatenate([_tones(80, 10, rng), _tones(3000, 10, rng)]), ref_c),
+            "noise": (noise_bursts(20, 8192, rng), ref_c)}
+    r = evaluate_sets(train, train_c, ref, ref_c, sets, classes=["low", "high"])
+    assert r["model copies"]["pooled"]["copies"] == 4
+    assert r["model fresh"]["pooled"]["copies"] == 0 and r["noise"]["pooled"]["copies"] is None
+    assert r["model fresh"]["pooled"]["frechet"] < r["noise"]["pooled"]["frechet"]
+    assert r["model fresh"]["pooled"]["accuracy"] == 1.0
+
+
+def test_karras_schedule_runs_from_sigma_max_to_sigma_min_then_zero():
+    s = karras_sigmas(8, 0.002, 10.0)
+    assert len(s) == 9 and abs(s[0] - 10) < 1e-5 and abs(s[7] - 0.002) < 1e-7 and s[8] == 0
+    assert (s[:-1] > s[1:]).all()
+
+
+def test_samplers_draw_from_a_gaussian_with_an_exact_denoiser():
+    mu, sd = 0.3, 0.5  # data ~ N(mu, sd^2): D(x, sigma) = (sd^2 x + sigma^2 mu) / (sd^2 + sigma^2)
+    den = lambda x, s: (sd ** 2 * x + s ** 2 * mu) / (sd ** 2 + s ** 2)
+    g = torch.Generator().manual_seed(0)
+    tolerance = {"euler": 0.06, "heun": 0.01, "dpmpp_2m": 0.01}  # first- vs second-order error at 32 steps
+    for name, sampler in SAMPLERS.items():
+        x = torch.randn(20000, generator=g) * 80.0
+        out = sampler(den, x, karras_sigmas(32, 0.002, 80.0))
+        assert abs(out.mean() - mu) < 0.02 and abs(out.std() - sd) < tolerance[name], name

@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from diffusion_drums.params import Params, CLASSES
+from diffusion_drums.model import EDMDenoiser
+from diffusion_drums.export import export_onnx, manifest, write_parity, example_inputs, DEFAULTS
+import onnx_numpy
+
+TINY = dict(channels=(16, 32, 32), blocks=(1, 1, 1), emb_dim=32, clip_samples=1024)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(0)
+    m = EDMDenoiser(Params(**TINY)).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    path = str(tmp_path_factory.mktemp("onnx") / "model.onnx")
+    graph = export_onnx(m, path)
+    return m, path, graph
+
+
+def test_graph_passes_the_checker_with_contract_names_and_opset_17(exported):
+    _, path, g = exported
+    onnx.checker.check_model(onnx.load(path))
+    assert [i.name for i in g.graph.input] == ["x", "sigma", "class_id", "velocity"]
+    assert [o.name for o in g.graph.output] == ["denoised"]
+    assert max(o.version for o in g.opset_import if o.domain in ("", "ai.onnx")) == 17
+    elem = {i.name: i.type.tensor_type.elem_type for i in g.graph.input}
+    assert elem == {"x": onnx.TensorProto.FLOAT, "sigma": onnx.TensorProto.FLOAT,
+                    "class_id": onnx.TensorProto.INT64, "velocity": onnx.TensorProto.FLOAT}
+
+
+def test_batch_and_length_axes_are_dynamic(exported):
+    _, _, g = exported
+    dims = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in list(g.graph.input) + list(g.graph.output)}
+    assert dims["x"] == ["batch", 1, "length"] and dims["denoised"] == ["batch", 1, "length"]
+    assert dims["sigma"] == ["batch"] and dims["class_id"] == ["batch"]
+
+
+@pytest.mark.parametrize("batch,length", [(1, 256), (3, 768)])
+def test_the_onnx_file_computes_what_torch_computes_at_other_shapes(exported, batch, length):
+    m, path, _ = exported
+    x, s, c, v = example_inputs(m.p, batch=batch, length=length, seed=3)
+    got = onnx_numpy.run(path, {"x": x.numpy(), "sigma": s.numpy(), "class_id": c.numpy(), "velocity": v.numpy()})
+    with torch.no_grad():
+        want = m(x, s, c, v).numpy()
+    assert got["denoised"].shape == (batch, 1, length)
+    assert np.abs(got["denoised"] - want).max() < 1e-4
+
+
+def test_manifest_follows_the_contract():
+    p = Params(**TINY)
+    man = json.loads(json.dumps(manifest(p, {"heldOutKits": ["K"], "kits": []}, {"steps": 1}, DEFAULTS)))
+    assert man["formatVersion"] == 1 and man["parameterization"] == "edm" and man["model"] == "model.onnx"
+    assert man["classes"] == CLASSES and man["classes"][-1] == "general" and man["nullClassId"] == 11
+    assert man["lengthMultiple"] == 256 and man["clipSamples"] % man["lengthMultiple"] == 0
+    assert man["inputs"] == {"x": "x", "sigma": "sigma", "classId": "class_id", "velocity": "velocity"}
+    assert man["outputs"] == {"denoised": "denoised"} and man["analytic"] is None
+    assert man["training"]["heldOutKits"] == ["K"] and man["training"]["hyperparameters"]["channels"] == [16, 32, 32]
+    assert set(man["defaults"]) == {"sampler", "schedule", "steps", "guidance"}
+
+
+def test_parity_fixture_holds_torch_outputs_for_its_inputs(exported, tmp_path):
+    m, _, _ = exported
+    fx = write_parity(m, str(tmp_path / "parity.json"))
+    fx = json.load(open(tmp_path / "parity.json"))
+    b, n = fx["batch"], fx["length"]
+    x = torch.tensor(fx["x"], dtype=torch.float32).reshape(b, 1, n)
+    with torch.no_grad():
+        y = m(x, torch.tensor(fx["sigma"]), torch.tensor(fx["class_id"]), torch.tensor(fx["velocity"]))
+    assert np.abs(y.numpy().flatten() - np.array(fx["denoised"])).max() < 1e-6
+    assert n % m.p.length_multiple == 0 and len(fx["denoised"]) == b * n

@@ -1,0 +1,87 @@
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from diffusion_drums.params import Params, NULL_CLASS_ID
+from diffusion_drums.model import EDMDenoiser
+from diffusion_drums import train
+
+TINY = dict(channels=(16, 32, 32), blocks=(1, 1, 1), emb_dim=32, clip_samples=1024)
+
+
+def tiny():
+    torch.manual_seed(0)
+    return EDMDenoiser(Params(**TINY)).eval()
+
+
+@pytest.mark.parametrize("batch,length", [(1, 256), (3, 1024), (2, 4096)])
+def test_denoiser_keeps_batch_and_length(batch, length):
+    m = tiny()
+    x = torch.randn(batch, 1, length)
+    y = m(x, torch.rand(batch) + 0.1, torch.randint(0, NULL_CLASS_ID + 1, (batch,)), torch.rand(batch))
+    assert y.shape == (batch, 1, length) and y.dtype == torch.float32
+
+
+def test_length_multiple_is_patch_times_downsampling():
+    assert Params().length_multiple == 256 and Params(patch=128).length_multiple == 512
+    assert Params().clip_samples % Params().length_multiple == 0
+
+
+def test_at_tiny_noise_the_denoiser_returns_its_input():
+    m = tiny()
+    x = torch.randn(2, 1, 512) * 0.1
+    y = m(x, torch.full((2,), 1e-4), torch.zeros(2, dtype=torch.long), torch.ones(2))
+    assert torch.allclose(y, x, atol=1e-3)
+
+
+def test_class_and_velocity_change_the_output():
+    m = tiny()
+    with torch.no_grad():
+        for p in m.parameters():  # the zero-initialised output convs would hide the conditioning
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.randn(1, 1, 512)
+    s = torch.ones(1)
+    a = m(x, s, torch.tensor([0]), torch.tensor([1.0]))
+    b = m(x, s, torch.tensor([5]), torch.tensor([1.0]))
+    c = m(x, s, torch.tensor([0]), torch.tensor([0.2]))
+    assert (a - b).abs().max() > 1e-4 and (a - c).abs().max() > 1e-4
+
+
+def test_params_round_trip_through_a_dict():
+    p = Params(**TINY)
+    assert Params.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+
+
+def _tiny_cache(path, nan=False):
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal((12, 1024)).astype(np.float32) * 0.1
+    if nan:
+        audio[:] = np.nan
+    np.savez(path, audio=audio, class_id=np.arange(12) % 3, velocity=np.ones(12, np.float32),
+             kit=np.array(["a"] * 10 + ["b"] * 2), source=np.array(["x"] * 12))
+    with open(os.path.splitext(path)[0] + ".json", "w") as f:
+        json.dump({"heldOutKits": ["b"], "kits": [], "std": 0.1}, f)
+
+
+def test_training_saves_a_resumable_checkpoint_with_its_hyperparameters(tmp_path):
+    cache = str(tmp_path / "c.npz")
+    _tiny_cache(cache)
+    args = ["--cache", cache, "--ckpt-dir", str(tmp_path / "ck"), "--steps", "3", "--batch-size", "4",
+            "--params", json.dumps({**TINY, "channels": list(TINY["channels"]), "blocks": list(TINY["blocks"])}),
+            "--log-every", "1", "--device", "cpu"]
+    train.main(args)
+    ck = torch.load(tmp_path / "ck" / "last.pt")
+    assert ck["step"] == 3 and ck["params"]["channels"] == [16, 32, 32] and ck["data"]["heldOutKits"] == ["b"]
+    train.main(args[:5] + ["5"] + args[6:])  # resume to step 5
+    assert torch.load(tmp_path / "ck" / "last.pt")["step"] == 5
+
+
+def test_a_nan_loss_stops_training_with_an_error(tmp_path):
+    cache = str(tmp_path / "c.npz")
+    _tiny_cache(cache, nan=True)
+    with pytest.raises(FloatingPointError):
+        train.main(["--cache", cache, "--ckpt-dir", str(tmp_path / "ck"), "--steps", "3", "--batch-size", "4",
+                    "--params", json.dumps({**TINY, "channels": [16, 32, 32], "blocks": [1, 1, 1]}), "--device", "cpu"])
