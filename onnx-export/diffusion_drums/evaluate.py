@@ -326,6 +326,14 @@ def main(argv=None):
             "refStats": ref_stats}
     os.makedirs(a.out, exist_ok=True)
     key = f"model {a.sampler} {a.default_steps} steps, guidance {a.guidance}"
+    if key in cands:  # one generated hit per class to listen to (16-bit WAV, ~45 kB each)
+        import soundfile as sf
+        ex_dir = os.path.join(a.out, "examples")
+        os.makedirs(ex_dir, exist_ok=True)
+        audio, cls = cands[key]
+        for c in sorted(set(cls.tolist())):
+            i = int(np.flatnonzero(cls == c)[0])
+            sf.write(os.path.join(ex_dir, f"{CLASSES[c]}.wav"), np.clip(audio[i], -1, 1), p.sample_rate_hz, subtype="PCM_16")
     write_report(os.path.join(a.out, "EVALUATION.md"), res, timing, meta, key)
     with open(os.path.join(a.out, "evaluation.json"), "w") as f:
         json.dump({"results": res, "timingSeconds": timing, "meta": meta}, f, indent=1)

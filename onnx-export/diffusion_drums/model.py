@@ -73,6 +73,19 @@ class SelfAttention(nn.Module):
         return h + self.proj(y)
 
 
+def time_features(t_frames: int, patch: int, sample_rate_hz: int, like: torch.Tensor):
+    """Where each patch sits in the clip: [1, 13, T]. A drum hit starts at sample 0 and decays, and a purely
+    convolutional net cannot tell its position from noise alone, so the time since the clip start (s) is given
+    as decays exp(-t/tau) (tau 10 ms .. 300 ms), a ramp and slow sines. Built from the input's shape, so any
+    length works."""
+    idx = torch.ones_like(like[:1, :1, :t_frames]).cumsum(-1) - 0.5  # [1, 1, T]: patch centres 0.5, 1.5, ...
+    t = idx * (patch / sample_rate_hz)
+    feats = [t / 0.5] + [torch.exp(-t / tau) for tau in (0.01, 0.03, 0.1, 0.3)]
+    for f in (1.0, 2.0, 4.0, 8.0):
+        feats += [torch.sin(2 * math.pi * f * t), torch.cos(2 * math.pi * f * t)]
+    return torch.cat(feats, dim=1)
+
+
 class PatchUNet(nn.Module):
     """F(c_in*x, c_noise, class, velocity): the raw network inside the EDM preconditioner."""
 
@@ -87,6 +100,7 @@ class PatchUNet(nn.Module):
         ch = p.channels
         # [B, 1, L] -> [B, ch0, L/patch]; kernel 2*patch overlaps neighbouring patches.
         self.patch_in = nn.Conv1d(1, ch[0], 2 * p.patch, stride=p.patch, padding=p.patch // 2)
+        self.time_in = nn.Conv1d(13, ch[0], 1)
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
         for i, c in enumerate(ch):
@@ -112,6 +126,7 @@ class PatchUNet(nn.Module):
         emb = torch.cat([self.noise_ff(c_noise), self.vel_ff(velocity), self.class_emb(class_id)], dim=1)
         emb = self.emb_mlp(emb)  # [B, E]
         h = self.patch_in(x)  # [B, ch0, L/patch]
+        h = h + self.time_in(time_features(h.shape[-1], self.p.patch, self.p.sample_rate_hz, h))  # [1, ch0, T] broadcast
         skips = []
         for i, blocks in enumerate(self.down_blocks):
             if i > 0:

@@ -121,6 +121,13 @@ def run(model_path, feeds: dict):
         elif op == "ConstantOfShape":
             v = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
             out = [np.full(tuple(int(s) for s in i[0]), v.flatten()[0], v.dtype)]
+        elif op == "CumSum":
+            assert not a.get("exclusive", 0) and not a.get("reverse", 0)
+            out = [np.cumsum(i[0], axis=int(i[1])).astype(i[0].dtype)]
+        elif op == "Range":
+            out = [np.arange(i[0], i[1], i[2]).astype(i[0].dtype)]
+        elif op == "Exp":
+            out = [np.exp(i[0])]
         elif op == "Equal":
             out = [np.equal(i[0], i[1])]
         elif op == "Where":
