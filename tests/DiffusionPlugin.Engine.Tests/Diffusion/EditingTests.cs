@@ -108,7 +108,7 @@ public class EditingTests
             Assert.True(Math.Abs(db) <= 0.5, $"band {lo}-{hi} Hz moved {db:F3} dB");
         }
         // Above the cutoff there was nothing; now there is generated content.
-        Assert.True(BandPower(output, 6000, 20000) > 100 * BandPower(source, 6000, 20000) + 1e-6);
+        Assert.True(BandPower(output, 6000, 7000) > 100 * BandPower(source, 6000, 7000) + 1e-6);
     }
 
     /// <summary>Power in [lo, hi) Hz of a Hann-windowed DFT, computed directly (independent of the engine's FFT).</summary>
@@ -120,12 +120,15 @@ public class EditingTests
         for (int k = kLo; k < kHi; k++)
         {
             double re = 0, im = 0;
+            // Rotate a phasor instead of calling sin/cos per sample.
+            double stepRe = Math.Cos(-2 * Math.PI * k / n), stepIm = Math.Sin(-2 * Math.PI * k / n);
+            double pRe = 1, pIm = 0;
             for (int t = 0; t < n; t++)
             {
-                double w = 0.5 - 0.5 * Math.Cos(2 * Math.PI * t / n);
-                double angle = -2 * Math.PI * k * t / n;
-                re += w * signal[t] * Math.Cos(angle);
-                im += w * signal[t] * Math.Sin(angle);
+                double w = (0.5 - 0.5 * Math.Cos(2 * Math.PI * t / n)) * signal[t];
+                re += w * pRe;
+                im += w * pIm;
+                (pRe, pIm) = (pRe * stepRe - pIm * stepIm, pRe * stepIm + pIm * stepRe);
             }
             total += re * re + im * im;
         }
