@@ -285,7 +285,8 @@ mkdir -p "$(dirname "$DESTDIR$manifest")"
   # Deepest folders first, so uninstall can remove them in order.
   for d in "${!created[@]}"; do printf '%s/\n' "$d"; done | awk '{ print length($0) "\t" $0 }' | sort -k1,1nr -k2 | cut -f2-
 } > "$DESTDIR$manifest.tmp"
-mv -f "$DESTDIR$manifest.tmp" "$DESTDIR$manifest"
+if cmp -s "$DESTDIR$manifest.tmp" "$DESTDIR$manifest"; then rm -f "$DESTDIR$manifest.tmp"
+else mv -f "$DESTDIR$manifest.tmp" "$DESTDIR$manifest"; fi
 
 kind="CPU"; [ "$cuda" = 1 ] && kind="CPU + CUDA"
 echo "Installed $BUNDLE_NAME ($kind, ${#new_files[@]} files) into $target_parent"
