@@ -4,7 +4,7 @@
 #   SKIP_DEPS=1  skip installer/deps.sh (apt packages + dotnet restore)
 # Order: deps, one Release build of the solution, the plugin bundle (plugin/build-bundle.sh, which the VST3 tests
 # load through DIFFUSIONPLUGIN_BUNDLE), each C# test project with --no-build (TRX counters), then the pytest suites
-# (onnx-export/tests, tests/installer) with /usr/bin/python3, Debian's Python that has torch/onnx/numpy.
+# (onnx-export/tests, tests/installer, tests/tools) with /usr/bin/python3, Debian's Python that has torch/onnx/numpy.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -78,6 +78,7 @@ PY
 }
 run_pytest onnx-export onnx-export/tests
 run_pytest installer tests/installer
+run_pytest tools tests/tools
 
 echo
 echo "run-all took $((SECONDS - start)) s; results in artifacts/test-results/"
