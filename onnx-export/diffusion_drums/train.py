@@ -29,7 +29,7 @@ def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.G
     drop = torch.rand(b, generator=gen) < p.cfg_dropout
     cls = torch.where(drop, torch.full_like(class_id, NULL_CLASS_ID), class_id)  # CFG: null class
     d = model(x0 + sigma.view(-1, 1, 1) * noise, sigma, cls, velocity)  # [B,1,L]
-    w = (sigma ** 2 + p.sigma_data ** 2) / (sigma * p.sigma_data) ** 2
+    w = 1 / model.preconditioning(sigma)[1] ** 2  # 1/c_out^2: unit weight on the network's own target
     return (w * ((d - x0) ** 2).mean(dim=(1, 2))).mean()
 
 
@@ -63,6 +63,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    ap.add_argument("--init", default=None, help="start a fresh run from this checkpoint's weights (same architecture)")
     ap.add_argument("--params", default=None, help='JSON overrides of Params for a fresh run, e.g. {"channels": [32, 64, 128]}')
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--save-every-s", type=float, default=300)
@@ -88,6 +89,13 @@ def main(argv=None):
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=p.learning_rate, weight_decay=0.0)
     step, elapsed0 = 0, 0.0
+    init_info = None
+    if a.init and not resume:
+        ick = torch.load(a.init, map_location=dev)
+        model.load_state_dict(ick["model"]); ema.load_state_dict(ick["ema"])
+        init_info = {"from": os.path.basename(a.init), "steps": ick["step"], "minutes": round(ick.get("elapsed_s", 0) / 60, 1)}
+        elapsed0 = ick.get("elapsed_s", 0.0)  # training time so far includes the run it starts from
+        print(f"initialised from {a.init} (step {ick['step']})")
     if resume:
         ck = torch.load(last, map_location=dev)
         model.load_state_dict(ck["model"]); ema.load_state_dict(ck["ema"]); opt.load_state_dict(ck["opt"])
@@ -96,6 +104,8 @@ def main(argv=None):
         print(f"resumed at step {step} ({elapsed0 / 60:.1f} min trained)")
     data_meta = {"cache": os.path.basename(a.cache), "heldOutKits": data.meta["heldOutKits"],
                  "kits": data.meta["kits"], "trainClips": int(len(audio)), "std": data.meta["std"]}
+    if init_info or (resume and "init" in ck.get("data", {})):
+        data_meta["init"] = init_info or ck["data"]["init"]
     os.makedirs(a.ckpt_dir, exist_ok=True)
     print(f"parameters {count_parameters(model)}, params {json.dumps(p.to_dict())}")
     gen = torch.Generator().manual_seed(p.seed + step)
