@@ -230,7 +230,8 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
     vel_t = torch.tensor(ref_v[gen_idx])
     floor = match_training(tr_a, tr_c, ref_c, rng)
     noise = (noise_bursts(len(ref_a), ref_a.shape[1], rng), ref_c.copy())
-    cands = {"real training hits (floor)": floor, "noise bursts (ceiling)": noise}
+    cands = {"real held-out hits (the reference itself)": (ref_a, ref_c),
+             "real training hits (floor)": floor, "noise bursts (ceiling)": noise}
     timing = {}
     runs = [(s, guidance) for s in steps_list] + [(steps_list[len(steps_list) // 2], g) for g in extra_guidance]
     for steps, g in runs:
