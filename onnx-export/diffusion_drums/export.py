@@ -50,7 +50,9 @@ def export_onnx(model: EDMDenoiser, path: str, opset: int = 17):
 
 def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model_file: str = "model.onnx") -> dict:
     kits = data_meta.get("kits", [])
-    data_txt = "; ".join(f"{k['kit']} ({k['licence'][:60]})" for k in kits) or "user data"
+    from .dataset import DEBIAN_LICENCES
+    lic = lambda k: DEBIAN_LICENCES.get(k["kit"], k["licence"]) if k["licence"].startswith("not stated") else k["licence"]
+    data_txt = "; ".join(f"{k['kit']} ({lic(k)[:60]})" for k in kits) or "user data"
     return {
         "formatVersion": 1,
         "name": "diffusion-drums",
@@ -110,7 +112,8 @@ def main(argv=None):
     info = {"steps": int(ck["step"]), "trainingMinutes": round(ck.get("elapsed_s", 0) / 60, 1),
             "parameters": count_parameters(model), "weights": "raw" if a.raw else "ema",
             "exported": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "trainClips": ck["data"].get("trainClips")}
+            "trainClips": ck["data"].get("trainClips"), "warmStart": ck["data"].get("init"),
+            "licences": "see onnx-export/DATA.md"}
     man = manifest(p, ck["data"], info, defaults)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(man, f, indent=2)
