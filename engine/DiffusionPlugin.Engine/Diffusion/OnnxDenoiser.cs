@@ -68,7 +68,15 @@ public sealed class OnnxDenoiser : IDenoiser
         if (!File.Exists(path)) throw new ModelLoadException(path, $"ONNX model file not found (named by {manifest.ManifestPath})");
 
         int threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Math.Max(1, Environment.ProcessorCount - 1);
-        var (session, device, reason) = CreateSession(path, options.Device, threads);
+        InferenceSession session;
+        ExecutionDevice device;
+        string reason;
+        try { (session, device, reason) = CreateSession(path, options.Device, threads); }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            // libonnxruntime.so itself did not load (not beside the plugin, wrong architecture): a host must not crash.
+            throw new ModelLoadException(path, $"ONNX Runtime could not be loaded ({ModelManifest.OneLine((e.InnerException ?? e).Message)})", e);
+        }
         OnnxDenoiser? denoiser = null;
         try
         {
