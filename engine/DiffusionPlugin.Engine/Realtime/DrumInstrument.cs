@@ -241,6 +241,18 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     /// <summary>Units of work the worker has done (diagnostics). Any thread.</summary>
     public long WorkerSteps => _worker.Steps;
 
+    /// <summary>Ready (never played) variations in a note's pool as the audio thread last saw them. Audio thread (tests, meters).</summary>
+    public int ReadyVariations(int note)
+    {
+        if ((uint)note >= NoteCount || _noteFirstSlot[note] < 0 || !_active) return 0;
+        int first = _noteFirstSlot[note], ready = 0;
+        for (int g = first; g < first + _slotsPerNote; g++) if (_slotState[g] == StateReady) ready++;
+        return ready;
+    }
+
+    /// <summary>Variations kept per mapped note.</summary>
+    public int PoolSize => _slotsPerNote;
+
     // =====================================================================================================
     // Lifecycle (non-audio thread)
     // =====================================================================================================
@@ -477,12 +489,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             BeginFade(ref _voices[oldest], _clock + offset, StealFadeSeconds);
             sounding--;
         }
-        if (_voiceCount == VoiceCapacity)
-        {
-            int oldest = 0;
-            for (int v = 1; v < _voiceCount; v++) if (_voices[v].Order < _voices[oldest].Order) oldest = v;
-            RemoveVoice(oldest);
-        }
+        if (_voiceCount == VoiceCapacity) RemoveVoice(0); // voices are kept in start order: 0 is the oldest
 
         _voices[_voiceCount++] = new Voice
         {
@@ -533,11 +540,16 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
 
     private void BeginFade(ref Voice voice, long at, double seconds) => BeginFade(ref voice, at, seconds, _rateHz);
 
+    /// <summary>
+    /// Removes a voice keeping the others in start order: voices are always summed oldest first, so the float sum at a
+    /// sample does not depend on where block boundaries fell (offline renders are bit-identical for any block size).
+    /// </summary>
     private void RemoveVoice(int index)
     {
         int slot = _voices[index].Slot;
         if (slot >= 0) _slotVoices[slot]--;
-        _voices[index] = _voices[--_voiceCount];
+        _voiceCount--;
+        if (index < _voiceCount) Array.Copy(_voices, index + 1, _voices, index, _voiceCount - index);
     }
 
     private void RenderVoices(Span<float> mix, int frames)
@@ -579,7 +591,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
                 }
                 if (voice.Pos >= voice.Length) finished = true;
             }
-            if (finished) RemoveVoice(v); // swaps the last voice in: do not advance
+            if (finished) RemoveVoice(v); // the next voice moves into index v: do not advance
             else v++;
         }
     }

@@ -3,6 +3,13 @@ using System.Runtime.InteropServices;
 
 namespace DiffusionPlugin.Engine.Realtime;
 
+/// <summary>A 64-bit index alone on its own cache lines (128 bytes of padding each side). Not generic: explicit layout must not be.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 256)]
+internal struct PaddedIndex
+{
+    [FieldOffset(128)] public long Value;
+}
+
 /// <summary>
 /// A bounded, lock-free single-producer / single-consumer ring of unmanaged items (audio samples, hit handles,
 /// requests). Capacity is a power of two fixed at construction; nothing is allocated afterwards.
@@ -24,12 +31,6 @@ namespace DiffusionPlugin.Engine.Realtime;
 /// </remarks>
 public sealed class SpscRing<T> where T : unmanaged
 {
-    [StructLayout(LayoutKind.Explicit, Size = 256)]
-    private struct PaddedIndex
-    {
-        [FieldOffset(128)] public long Value;
-    }
-
     private readonly T[] _items;
     private readonly long _mask;
     private PaddedIndex _head;        // next item to read; written by the consumer only
