@@ -1,1 +1,2 @@
+if (args.Length > 0 && args[0] == "realtime-figures") { DiffusionPlugin.Benchmarks.RealtimeFigures.Run(args[1..]); return; }
 BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

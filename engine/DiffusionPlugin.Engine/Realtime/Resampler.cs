@@ -48,19 +48,22 @@ internal static class Resampler
         double halfWidth = ZeroCrossings / scale;                 // kernel half-width in source samples
         float[] kernel = Kernel;
         float phaseScale = (float)(scale * Phases);
+        int tableEnd = ZeroCrossings * Phases;
         for (int i = 0; i < destination.Length; i++)
         {
             double pos = i * step;
             int first = (int)Math.Ceiling(pos - halfWidth), last = (int)Math.Floor(pos + halfWidth);
             if (first < 0) first = 0;
             if (last >= source.Length) last = source.Length - 1;
+            // Table position of tap j is |j − pos| · phaseScale; walk it with one add per tap.
+            float p = (float)((first - pos) * phaseScale);
             float acc = 0f;
-            for (int j = first; j <= last; j++)
+            for (int j = first; j <= last; j++, p += phaseScale)
             {
-                float p = (float)Math.Abs(j - pos) * phaseScale;
-                int ip = (int)p;
-                if (ip >= ZeroCrossings * Phases) continue;
-                float frac = p - ip;
+                float ap = MathF.Abs(p);
+                int ip = (int)ap;
+                if (ip >= tableEnd) continue;
+                float frac = ap - ip;
                 acc += source[j] * (kernel[ip] + frac * (kernel[ip + 1] - kernel[ip]));
             }
             destination[i] = acc * (float)scale;
