@@ -29,26 +29,22 @@ public static class RealtimeEngines
 }
 
 /// <summary>
-/// The few places where the real-time layer meets the diffusion core and the logging setup. Kept in one file so wiring
-/// the concrete core (DiffusionModel.Load, ModelLocator, EngineLog) is a change of a few lines here.
+/// The few places where the real-time layer meets the diffusion core (DiffusionModel.Load, ModelLocator) and the
+/// logging setup (EngineLog), in one file.
 /// </summary>
 internal static class RealtimeSeams
 {
-    /// <summary>Loads the diffusion core for <paramref name="options"/>. Worker thread. Throws ModelLoadException.</summary>
+    /// <summary>
+    /// Loads the diffusion core for <paramref name="options"/>: the given manifest, else the shipped default found by
+    /// <see cref="ModelLocator"/>. Worker thread (or the offline Activate). Throws <see cref="ModelLoadException"/>.
+    /// </summary>
     public static IDiffusionOperations LoadOperations(EngineOptions options)
-    {
-        // SEAM(core): replace with
-        //   DiffusionModel.Load(options.ManifestPath ?? ModelLocator.DefaultManifestPath(), options.Execution)
-        // once the diffusion core is merged.
-        string path = options.ManifestPath ?? "models/drums/manifest.json";
-        throw new ModelLoadException(path, "the diffusion core is not linked into this build");
-    }
+        => DiffusionModel.Load(ModelLocator.ResolveOrThrow(options.ManifestPath), options.Execution);
 
-    /// <summary>Which "ready" status a loaded model earns. Worker thread.</summary>
+    /// <summary>Which "ready" status a loaded model earns: where its denoiser actually runs. Worker thread.</summary>
     public static ModelStatus ReadyStatus(IDiffusionOperations operations, EngineOptions options)
-        => options.Execution.Device == ExecutionDevice.Cuda ? ModelStatus.ReadyCuda : ModelStatus.ReadyCpu;
+        => operations.Denoiser.ActiveDevice == ExecutionDevice.Cuda ? ModelStatus.ReadyCuda : ModelStatus.ReadyCpu;
 
     /// <summary>The logger for a real-time component. Non-audio threads only.</summary>
-    public static Serilog.ILogger Logger(string component)
-        => Serilog.Log.Logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "Realtime." + component);
+    public static Serilog.ILogger Logger(string component) => DiffusionPlugin.Engine.Logging.EngineLog.For("Realtime." + component);
 }
