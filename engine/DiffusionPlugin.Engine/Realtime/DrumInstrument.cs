@@ -130,7 +130,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     {
         _slotsPerNote = Math.Clamp(slotsPerNote, 2, 64);
         _batchSize = Math.Clamp(batchSize, 1, 16);
-        _worker = new GenerationWorker("DiffusionDrums worker", loadOperations, readyStatus, RealtimeSeams.Logger("DrumInstrument"));
+        _worker = new GenerationWorker("DiffusionDrums worker", loadOperations, readyStatus, "DrumInstrument");
         for (int c = 0; c < _classLevels.Length; c++) _classLevels[c] = new AtomicFloat(1f);
         for (int n = 0; n < NoteCount; n++)
         {

@@ -29,7 +29,9 @@ internal sealed class GenerationWorker : IDisposable
     private readonly string _name;
     private readonly Func<IDiffusionOperations>? _load;
     private readonly Func<IDiffusionOperations, ModelStatus> _readyStatus;
-    private readonly ILogger _log;
+    private readonly string _component;
+    // Resolved at each use (rare: load, failure) so a host that configures logging after creating the engine is honoured.
+    private ILogger _log => RealtimeSeams.Logger(_component);
     private IDiffusionOperations? _operations;
     private bool _loadAttempted;
     private Thread? _thread;
@@ -38,9 +40,9 @@ internal sealed class GenerationWorker : IDisposable
     private volatile string _statusMessage = "loading";
     private long _steps;
 
-    public GenerationWorker(string name, Func<IDiffusionOperations>? load, Func<IDiffusionOperations, ModelStatus> readyStatus, ILogger log)
+    public GenerationWorker(string name, Func<IDiffusionOperations>? load, Func<IDiffusionOperations, ModelStatus> readyStatus, string logComponent)
     {
-        _name = name; _load = load; _readyStatus = readyStatus; _log = log;
+        _name = name; _load = load; _readyStatus = readyStatus; _component = logComponent;
     }
 
     public ModelStatus Status => (ModelStatus)Volatile.Read(ref _status);

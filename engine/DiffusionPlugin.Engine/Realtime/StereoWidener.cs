@@ -63,7 +63,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
 
     internal StereoWidener(Func<IDiffusionOperations>? loadOperations, Func<IDiffusionOperations, ModelStatus> readyStatus)
     {
-        _worker = new GenerationWorker("DiffusionWidener worker", loadOperations, readyStatus, RealtimeSeams.Logger("StereoWidener"));
+        _worker = new GenerationWorker("DiffusionWidener worker", loadOperations, readyStatus, "StereoWidener");
     }
 
     /// <inheritdoc/>
