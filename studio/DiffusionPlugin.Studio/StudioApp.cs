@@ -17,6 +17,7 @@ public static class StudioApp
         app.Configure(config =>
         {
             config.SetApplicationName(ApplicationName);
+            config.UseStrictParsing();
             config.ConfigureConsole(context.Console);
             config.Settings.Registrar.RegisterInstance(context);
             config.SetExceptionHandler((e, _) => ReportFailure(e, context.Error));
