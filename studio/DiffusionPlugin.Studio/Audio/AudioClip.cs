@@ -1,6 +1,5 @@
 using System.Text;
 using NAudio.Wave;
-using NAudio.Wave.SampleProviders;
 
 namespace DiffusionPlugin.Studio.Audio;
 
@@ -82,25 +81,38 @@ public sealed class AudioClip
     }
 
     /// <summary>
-    /// Resamples one channel with NAudio's WDL sinc resampler (deterministic). The result has
-    /// round(frames · to / from) samples.
+    /// Resamples one channel by band-limited (windowed-sinc) interpolation: zero-phase, so time positions are kept
+    /// (an inpainting span in seconds lands on the same audio), and deterministic. The result has
+    /// round(frames · to / from) samples; when downsampling, the kernel is widened to filter below the new Nyquist.
     /// </summary>
     public static float[] Resample(float[] samples, int fromHz, int toHz)
     {
         if (fromHz == toHz) return (float[])samples.Clone();
         int outFrames = (int)Math.Round((double)samples.Length * toHz / fromHz);
-        var source = new ArraySampleProvider(samples, fromHz);
-        var resampler = new WdlResamplingSampleProvider(source, toHz);
         var result = new float[outFrames];
-        int filled = 0;
-        var buf = new float[4096];
-        while (filled < outFrames)
+        double step = (double)fromHz / toHz;
+        double cutoff = Math.Min(1.0, (double)toHz / fromHz) * 0.95; // fraction of the source Nyquist kept
+        const int zeroCrossings = 24;
+        int halfWidth = (int)Math.Ceiling(zeroCrossings / cutoff);
+        for (int o = 0; o < outFrames; o++)
         {
-            int n = resampler.Read(buf, 0, buf.Length);
-            if (n <= 0) break;
-            int take = Math.Min(n, outFrames - filled);
-            Array.Copy(buf, 0, result, filled, take);
-            filled += take;
+            double p = o * step;
+            int centre = (int)Math.Floor(p);
+            double acc = 0, norm = 0;
+            for (int k = centre - halfWidth + 1; k <= centre + halfWidth; k++)
+            {
+                double d = p - k;
+                double x = d * cutoff;
+                double sinc = Math.Abs(x) < 1e-12 ? 1.0 : Math.Sin(Math.PI * x) / (Math.PI * x);
+                double w = d / halfWidth;
+                if (Math.Abs(w) >= 1) continue;
+                double window = 0.42 + 0.5 * Math.Cos(Math.PI * w) + 0.08 * Math.Cos(2 * Math.PI * w); // Blackman
+                double tap = sinc * window;
+                norm += tap;
+                if (k >= 0 && k < samples.Length) acc += samples[k] * tap;
+            }
+            // Normalising by the full kernel's sum (including taps past the ends) keeps DC gain 1 without lifting the edges.
+            result[o] = (float)(acc / norm);
         }
         return result;
     }
@@ -108,19 +120,6 @@ public sealed class AudioClip
     /// <summary>Mono audio ready for the model: mixed down and resampled to <paramref name="modelRateHz"/>.</summary>
     public float[] ToModelMono(int modelRateHz) => Resample(MixToMono(), SampleRateHz, modelRateHz);
 
-    sealed class ArraySampleProvider(float[] samples, int rateHz) : ISampleProvider
-    {
-        int position;
-        public WaveFormat WaveFormat { get; } = WaveFormat.CreateIeeeFloatWaveFormat(rateHz, 1);
-        public int Read(float[] buffer, int offset, int count)
-        {
-            int n = Math.Min(count, samples.Length - position);
-            if (n <= 0) return 0;
-            Array.Copy(samples, position, buffer, offset, n);
-            position += n;
-            return n;
-        }
-    }
 }
 
 /// <summary>Reads the RIFF chunks of a WAV file, for the studio's metadata. Any thread.</summary>
