@@ -37,6 +37,8 @@ sealed class FakeOperations(FakeDenoiser denoiser) : IDiffusionOperations
     public float? LastStrength { get; private set; }
     public List<float> Positions { get; } = [];
     public int FailOnCall { get; set; } = -1;
+    /// <summary>Called after every engine call (e.g. to cancel the run from "another thread").</summary>
+    public Action<int>? AfterCall { get; set; }
     public bool Disposed { get; private set; }
 
     /// <summary>The audio every seed maps to: a decaying noise burst, different for every seed.</summary>
@@ -52,6 +54,7 @@ sealed class FakeOperations(FakeDenoiser denoiser) : IDiffusionOperations
     {
         if (Calls.Count == FailOnCall) throw new InvalidOperationException("fake engine failure");
         Calls.Add(name); Lengths.Add(length); Options.Add(o);
+        AfterCall?.Invoke(Calls.Count);
     }
 
     public void Generate(ReadOnlySpan<DiffusionConditioning> conditioning, ReadOnlySpan<ulong> seeds, int length, SamplingOptions options, Span<float> output)
@@ -215,6 +218,7 @@ sealed class FakeBackend : IStudioBackend
     public FakeDenoiser Denoiser { get; init; } = new();
     public FakeOperations? Operations { get; private set; }
     public int FailOnCall { get; init; } = -1;
+    public Action<int>? AfterCall { get; init; }
     public bool MissingModel { get; init; }
     public FakeWidener Widener { get; init; } = new();
     public FakeDrums Drums { get; init; } = new();
@@ -230,7 +234,7 @@ sealed class FakeBackend : IStudioBackend
         Loads++;
         LastExecution = execution; LastManifest = manifestPath;
         if (MissingModel) throw new ModelLoadException(manifestPath, "manifest not found");
-        Operations = new FakeOperations(Denoiser) { FailOnCall = FailOnCall };
+        Operations = new FakeOperations(Denoiser) { FailOnCall = FailOnCall, AfterCall = AfterCall };
         var manifest = ManifestInfo.Read(manifestPath);
         return new LoadedModel(Operations, manifestPath, manifest, "CPU", "CUDA was not asked for (--device cpu)");
     }

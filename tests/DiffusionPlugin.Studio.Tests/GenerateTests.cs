@@ -228,4 +228,16 @@ public sealed class GenerateTests : IDisposable
         Assert.True(live.Out.Contains("100%"), live.Out);
         Assert.Equal(File.ReadAllBytes(h.P("plain", "crash", "crash-6-1.wav")), File.ReadAllBytes(h.P("live", "crash", "crash-6-1.wav")));
     }
+
+    [Fact]
+    public void Cancelling_midway_exits_130_and_leaves_only_finished_files()
+    {
+        using var cancel = new CancellationTokenSource();
+        var backend = new FakeBackend { ManifestPath = h.ManifestPath, AfterCall = n => { if (n == 2) cancel.Cancel(); } };
+        var run = StudioHarness.Run(backend, false, cancel.Token, "generate", "--class", "kick", "--count", "8", "--batch", "2", "--seed", "1", "--out", h.P("o"));
+        Assert.Equal(130, run.ExitCode);
+        Assert.Contains("cancelled", Assert.Single(run.ErrorLines));
+        Assert.Equal(4, h.Files().Length);
+        h.AssertNoTemporaryFiles();
+    }
 }

@@ -39,7 +39,10 @@ sealed class StudioHarness : IDisposable
 
     public static StudioRun Run(Backend.IStudioBackend backend, params string[] args) => Run(backend, interactive: false, args);
 
-    public static StudioRun Run(Backend.IStudioBackend backend, bool interactive, params string[] args)
+    public static StudioRun Run(Backend.IStudioBackend backend, bool interactive, params string[] args) =>
+        Run(backend, interactive, CancellationToken.None, args);
+
+    public static StudioRun Run(Backend.IStudioBackend backend, bool interactive, CancellationToken cancellation, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
@@ -51,7 +54,7 @@ sealed class StudioHarness : IDisposable
             Out = new AnsiConsoleOutput(stdout),
         });
         console.Profile.Width = 200;
-        int code = StudioApp.Run(args, new StudioContext(backend, console, stderr));
+        int code = StudioApp.Run(args, new StudioContext(backend, console, stderr), cancellation);
         return new StudioRun(code, stdout.ToString(), stderr.ToString());
     }
 
