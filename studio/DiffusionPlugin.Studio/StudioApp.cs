@@ -1,4 +1,5 @@
 using DiffusionPlugin.Engine.Diffusion;
+using DiffusionPlugin.Engine.Logging;
 using DiffusionPlugin.Studio.Commands;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -70,6 +71,8 @@ public static class StudioApp
             CommandAppException c => (StudioExitCodes.BadInput, c.Message),
             _ => (StudioExitCodes.InternalError, $"internal error: {e.GetType().Name}: {e.Message}"),
         };
+        if (code == StudioExitCodes.InternalError) EngineLog.Logger.Error(e, "diffusion-studio failed");
+        else EngineLog.Logger.Warning("diffusion-studio: {Message}", message);
         error.WriteLine($"{ApplicationName}: error: {OneLine(message)}");
         error.Flush();
         return code;
