@@ -128,6 +128,16 @@ public sealed class RealEngineTests : IDisposable
     }
 
     [AnalyticModelFact]
+    public void A_model_path_that_does_not_exist_exits_2_with_one_line_naming_it()
+    {
+        var run = Cli("generate", "--class", "kick", "--model", h.P("missing"), "--device", "cpu", "--out", h.P("o"));
+        Assert.Equal(2, run.ExitCode);
+        var line = Assert.Single(run.ErrorLines);
+        Assert.StartsWith("diffusion-studio: error: cannot load model: ", line);
+        Assert.Contains(h.P("missing"), line);
+    }
+
+    [AnalyticModelFact]
     public void A_corrupt_model_file_exits_2_with_one_line()
     {
         string dir = h.P("broken");

@@ -196,4 +196,15 @@ public sealed class SourceCommandTests : IDisposable
         Assert.Equal(1, run.ExitCode);
         Assert.Equal("diffusion-studio: error: --seed-b: missing", Assert.Single(run.ErrorLines));
     }
+
+    [Fact]
+    public void An_input_longer_than_one_edit_handles_is_refused_before_loading_the_model()
+    {
+        var backend = h.NewBackend();
+        string path = h.WriteWav("long.wav", 1000, 1, new float[61_000]);
+        var run = StudioHarness.Run(backend, "vary", path);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("long.wav: 61 s is longer than the 60 s one edit handles", Assert.Single(run.ErrorLines));
+        Assert.Equal(0, backend.Loads);
+    }
 }

@@ -18,6 +18,9 @@ public abstract class SourceCommand<TSettings>(StudioContext context) : StudioCo
     protected sealed record Job(LoadedModel Model, SamplingOptions Options, float[] Source, int Length, int Frames,
                                 DiffusionConditioning Conditioning, ulong Seed, int Index);
 
+    /// <summary>Longest input one call edits: the model runs over the whole signal at once (memory grows with length).</summary>
+    public const int MaxInputSeconds = 60;
+
     protected abstract string Name { get; }
     /// <summary>The part of the file name between the input's stem and the seed ("vary", "to-snare", …).</summary>
     protected abstract string Tag(TSettings s, LoadedModel model);
@@ -36,6 +39,8 @@ public abstract class SourceCommand<TSettings>(StudioContext context) : StudioCo
     {
         // Input problems are reported before the model is loaded: they are cheaper to find.
         var clip = Audio.AudioClip.ReadWav(s.Input);
+        if (clip.DurationSeconds > MaxInputSeconds)
+            throw new StudioException($"{s.Input}: {clip.DurationSeconds:0.#} s is longer than the {MaxInputSeconds} s one edit handles; cut it first");
         using var model = LoadModel(s);
         var den = model.Denoiser;
         Check(s, model, new AudioInfo(clip.DurationSeconds, clip.SampleRateHz, clip.ChannelCount));
