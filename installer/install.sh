@@ -192,7 +192,8 @@ if [ "$deb" = 1 ] || [ "$tarball" = 1 ]; then
     chmod 0755 "$root" "$root/DEBIAN"
     stage_into "$root/usr/lib/vst3"
     find "$root" -type d -exec chmod 0755 {} +
-    # The newest glibc symbol any shipped library needs sets the libc6 dependency.
+    # The newest glibc symbol any shipped library needs sets the libc6 dependency. (xz -1 below: a tenth of the
+    # time of xz -6 for 10% more bytes, which matters with the 284 MB CUDA provider on two cores.)
     glibc=""
     if command -v objdump >/dev/null 2>&1; then
       glibc=$(find "$root/usr" -name '*.so' -exec objdump -T {} \; 2>/dev/null \
@@ -222,7 +223,7 @@ Description: diffusion drum instrument and stereo widener (VST3 plugin)
 EOF
     find "$root" -exec touch -h -d "@$epoch" {} +
     debfile=$out/${pkg}_${VERSION}_amd64.deb
-    SOURCE_DATE_EPOCH=$epoch dpkg-deb --root-owner-group -Zxz -z6 --build "$root" "$debfile.tmp" >/dev/null
+    SOURCE_DATE_EPOCH=$epoch dpkg-deb --root-owner-group -Zxz -z1 --build "$root" "$debfile.tmp" >/dev/null
     mv -f "$debfile.tmp" "$debfile"
     echo "Built $debfile (install: sudo apt install $debfile)"
   fi

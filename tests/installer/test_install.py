@@ -197,6 +197,22 @@ def test_deb_installs_the_bundle_under_usr_lib_vst3(env):
     assert not (env["home"] / ".vst3").exists(), "--deb only packs, it does not install"
 
 
+def test_deb_installs_and_removes_cleanly_with_dpkg(env):
+    out = env["tmp"] / "out"
+    install(env, "--deb", "--out", str(out))
+    root = env["tmp"] / "dpkg-root"       # a scratch dpkg database: the machine's own stays untouched
+    for folder in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/log"):
+        (root / folder).mkdir(parents=True)
+    (root / "var/lib/dpkg/status").touch()
+    dpkg = ["dpkg", f"--root={root}", f"--log={root}/var/log/dpkg.log", "--force-script-chrootless"]
+    subprocess.run([*dpkg, "--force-depends", "-i", str(out / "diffusion-plugin_0.1.0_amd64.deb")],
+                   capture_output=True, check=True)
+    plugin = root / "usr/lib/vst3" / BUNDLE / "Contents/x86_64-linux/DiffusionPlugin.so"
+    assert plugin.read_bytes() == BUNDLE_FILES["Contents/x86_64-linux/DiffusionPlugin.so"]
+    subprocess.run([*dpkg, "-r", "diffusion-plugin"], capture_output=True, check=True)
+    assert not (root / "usr").exists()
+
+
 def test_cuda_deb_is_a_separate_package_carrying_the_provider(env):
     out = env["tmp"] / "out"
     install(env, "--deb", "--cuda", "--out", str(out))
