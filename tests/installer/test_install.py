@@ -269,3 +269,23 @@ def test_unknown_options_are_refused_with_the_usage(env):
     result = run(env, "--frobnicate", check=False)
     assert result.returncode == 2
     assert "Usage:" in result.stderr
+
+
+ARDOUR_SCANNER = next(iter(sorted(Path("/usr/lib").glob("ardour*/ardour-vst3-scanner"))), None)
+REAL_BUNDLE = os.environ.get("DIFFUSIONPLUGIN_BUNDLE")
+
+
+@pytest.mark.skipif(not REAL_BUNDLE or not ARDOUR_SCANNER,
+                    reason="needs the built bundle (DIFFUSIONPLUGIN_BUNDLE, set by tests/run-all.sh) and Ardour")
+def test_the_installed_real_bundle_is_found_by_ardours_vst3_scanner(env):
+    run(env, "--bundle", REAL_BUNDLE)
+    installed = env["home"] / ".vst3" / BUNDLE
+    variables = dict(env["vars"], XDG_CACHE_HOME=str(env["tmp"] / "cache"),
+                     LD_LIBRARY_PATH=str(ARDOUR_SCANNER.parent))
+    scan = subprocess.run([str(ARDOUR_SCANNER), "-f", "-v", str(installed)], env=variables, capture_output=True,
+                          text=True, timeout=120)
+    found = [line.split("Found Plugin: ", 1)[1].strip() for line in (scan.stdout + scan.stderr).splitlines()
+             if "Found Plugin: " in line]
+    assert sorted(found) == ["Diffusion Drums", "Diffusion Widener"], scan.stdout + scan.stderr
+    run(env, "--uninstall")
+    assert not (env["home"] / ".vst3").exists()
