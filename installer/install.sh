@@ -26,7 +26,7 @@ model, moduleinfo.json) and installs it.
   --system        install for all users into /usr/lib/vst3 (needs root)
   --dest DIR      install into DIR instead of ~/.vst3 or /usr/lib/vst3
   --cuda          add the ONNX Runtime CUDA provider (NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux $ORT_VERSION,
-                  about 284 MB; needs an NVIDIA driver, CUDA 12 and cuDNN 9 at run time)
+                  about 284 MB; needs the NVIDIA driver and CUDA 13 libraries at run time)
   --uninstall     remove exactly what an earlier install put there (per user, or with --system)
   --deb           build artifacts/diffusion-plugin_${VERSION}_amd64.deb (installs to /usr/lib/vst3); no install
   --tarball       build artifacts/DiffusionPlugin-$VERSION-linux-x64.tar.gz; no install
@@ -153,6 +153,14 @@ if [ "$cuda" = 1 ]; then
     rel=$NATIVE_DIR/$p
     if [ ! -f "$bundle/$rel" ]; then rels+=("$rel"); srcs+=("$native/$p"); fi
   done
+  # The provider links against the NVIDIA driver and the CUDA runtime; say which of them this machine lacks.
+  if command -v ldd >/dev/null 2>&1; then
+    missing_cuda=$(ldd "$native/libonnxruntime_providers_cuda.so" 2>/dev/null | awk '/not found/ { print $1 }' | paste -sd' ' - || true)
+    if [ -n "$missing_cuda" ]; then
+      echo "install.sh: note: this machine lacks $missing_cuda; until the NVIDIA driver and the CUDA 13 runtime" \
+           "libraries are installed, the plugin runs on the CPU (Engine Status shows which)." >&2
+    fi
+  fi
 fi
 
 mode_of() { case "$1" in *.so|*.so.*) echo 0755 ;; *) if [ -x "$1" ]; then echo 0755; else echo 0644; fi ;; esac; }
@@ -202,7 +210,7 @@ if [ "$deb" = 1 ] || [ "$tarball" = 1 ]; then
     depends="libc6${glibc:+ (>= $glibc)}, libgcc-s1, libstdc++6"
     size_kb=$(du -sk "$root/usr" | cut -f1)
     desc_gpu="CPU build: ONNX Runtime runs on the processor."
-    [ "$cuda" = 1 ] && desc_gpu="CUDA build: carries the ONNX Runtime CUDA provider; needs an NVIDIA driver, CUDA 12 and cuDNN 9."
+    [ "$cuda" = 1 ] && desc_gpu="CUDA build: carries the ONNX Runtime CUDA provider; needs the NVIDIA driver and the CUDA 13 runtime libraries."
     cat > "$root/DEBIAN/control" <<EOF
 Package: $pkg
 Version: $VERSION
