@@ -207,4 +207,19 @@ public sealed class SourceCommandTests : IDisposable
         Assert.Contains("long.wav: 61 s is longer than the 60 s one edit handles", Assert.Single(run.ErrorLines));
         Assert.Equal(0, backend.Loads);
     }
+
+    [Theory]
+    [InlineData(8, 1e-2f)]
+    [InlineData(16, 1e-4f)]
+    [InlineData(24, 1e-6f)]
+    [InlineData(32, 0f)]
+    public void Pcm_and_float_inputs_of_every_common_depth_are_read_at_full_scale(int bits, float tolerance)
+    {
+        var tone = StudioHarness.Sine(500, 16000, 1600, 0.7f);
+        string path = h.WriteWav($"in{bits}.wav", 16000, 1, tone, bits);
+        var run = StudioHarness.Run(h.NewBackend(), "vary", path, "--strength", "0", "--seed", "1");
+        Assert.Equal(0, run.ExitCode);
+        var output = StudioHarness.ReadWav(h.P($"in{bits}-vary-1-0.wav")).channels[0];
+        for (int i = 0; i < tone.Length; i++) Assert.Equal(tone[i], output[i], tolerance);
+    }
 }
