@@ -21,6 +21,16 @@ dotnet build DiffusionPlugin.sln -c Release -v quiet -nologo
 step "plugin (installer/install.sh $*)"
 if [ -f plugin/build-bundle.sh ]; then
   bash installer/install.sh "$@"
+  # Ardour's own VST3 scanner loads the bundle as Ardour will: a quick check that a real host sees both plugins.
+  scanner=$(ls /usr/lib/ardour*/ardour-vst3-scanner 2>/dev/null | head -1 || true)
+  if [ -n "$scanner" ] && [ -d artifacts/bundle/DiffusionPlugin.vst3 ]; then
+    scan_cache=$(mktemp -d)
+    found=$(XDG_CACHE_HOME="$scan_cache" LD_LIBRARY_PATH="$(dirname "$scanner")" timeout 120 "$scanner" -f \
+              artifacts/bundle/DiffusionPlugin.vst3 2>&1 | sed -n 's/.*Found Plugin: //p' | paste -sd, - || true)
+    rm -rf "$scan_cache"
+    if [ -n "$found" ]; then echo "setup: Ardour's VST3 scanner found: $found"
+    else skip "Ardour's VST3 scanner found no plugin in the bundle (see the log: \$XDG_STATE_HOME/DiffusionPlugin/logs)"; fi
+  fi
 else
   skip "installing the plugin: plugin/build-bundle.sh is not in this checkout yet"
 fi

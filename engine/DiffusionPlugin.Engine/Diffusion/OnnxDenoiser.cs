@@ -190,7 +190,7 @@ public sealed class OnnxDenoiser : IDenoiser
         ReadOnlySpan<float> sigma = [1f];
         ReadOnlySpan<DiffusionConditioning> cond = [new DiffusionConditioning(DiffusionConditioning.Unconditional, 1f)];
         try { Denoise(x, sigma, cond, 1, length, d); }
-        catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException)
+        catch (InvalidOperationException e)
         {
             throw new ModelLoadException(path, $"graph failed its warm-up run at [1, 1, {length}] ({ModelManifest.OneLine(e.Message)})", e);
         }
@@ -201,6 +201,8 @@ public sealed class OnnxDenoiser : IDenoiser
     }
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentException">Shapes or spans that do not fit, or a class id out of range.</exception>
+    /// <exception cref="InvalidOperationException">ONNX Runtime failed during the run (message names the model file).</exception>
     public void Denoise(ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning,
                         int batch, int length, Span<float> denoised)
     {
@@ -217,10 +219,16 @@ public sealed class OnnxDenoiser : IDenoiser
             else if ((uint)id >= (uint)_classNames.Length)
                 throw new ArgumentOutOfRangeException(nameof(conditioning), id, $"class id must be -1 or 0..{_classNames.Length - 1}");
             bound.ClassId[b] = id;
-            bound.Velocity[b] = Math.Clamp(conditioning[b].Velocity, 0f, 1f);
+            float velocity = conditioning[b].Velocity;
+            bound.Velocity[b] = float.IsFinite(velocity) ? Math.Clamp(velocity, 0f, 1f) : 1f;
         }
 
-        _session.RunWithBinding(_runOptions, bound.Binding);
+        try { _session.RunWithBinding(_runOptions, bound.Binding); }
+        catch (OnnxRuntimeException e)
+        {
+            // A run can still fail after a good load (out of device memory, a shape the graph cannot take).
+            throw new InvalidOperationException($"{Manifest.ModelPath}: ONNX Runtime failed on [{batch}, 1, {length}] ({ModelManifest.OneLine(e.Message)})", e);
+        }
 
         ReadOnlySpan<float> y = bound.Output.AsSpan(0, n);
         var dst = denoised[..n];

@@ -158,4 +158,28 @@ public class EditingTests
         Assert.InRange(std, 0.45, 0.55);
         Assert.NotEqual(a, mid);
     }
+
+    [Fact]
+    public void Source_audio_with_NaN_is_refused_with_a_clear_message()
+    {
+        using var ops = new DiffusionOperations(TestModels.Analytic());
+        var source = DrumLikeSource();
+        source[17] = float.NaN;
+        var output = new float[Length];
+        var e = Assert.Throws<ArgumentException>(() => ops.Vary(source, TestModels.Conditions(1), [1UL], Length, 0.5f, Options, output));
+        Assert.Contains("NaN or infinity at sample 17", e.Message);
+        source[17] = float.PositiveInfinity;
+        Assert.Throws<ArgumentException>(() => ops.ExtendBandwidth(source, 4000f, new DiffusionConditioning(0, 1f), 1, Length, Options, output));
+        Assert.Throws<ArgumentException>(() => ops.Inpaint(source, new float[Length], new DiffusionConditioning(0, 1f), 1, Length, Options, output));
+    }
+
+    [Fact]
+    public void Unknown_sampler_names_and_bad_lengths_are_refused_before_any_work()
+    {
+        using var ops = new DiffusionOperations(TestModels.Analytic());
+        var output = new float[Length];
+        Assert.Contains("unknown sampler 'plms'", Assert.Throws<ArgumentException>(() =>
+            ops.Generate(TestModels.Conditions(1), [1UL], Length, Options with { Sampler = "plms" }, output)).Message);
+        Assert.Throws<ArgumentException>(() => ops.Generate(TestModels.Conditions(2), [1UL, 2UL], Length, Options, output));
+    }
 }
