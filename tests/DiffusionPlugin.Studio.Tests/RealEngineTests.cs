@@ -39,18 +39,6 @@ public sealed class AnalyticModelFactAttribute : FactAttribute
     }
 }
 
-/// <summary>A fact that needs the test model and the real-time engines (render, widen).</summary>
-public sealed class AnalyticRealtimeFactAttribute : FactAttribute
-{
-    public AnalyticRealtimeFactAttribute()
-    {
-        if (RepoModels.Find(RepoModels.AnalyticRelative) is null)
-            Skip = $"{RepoModels.AnalyticRelative} is not in this checkout (the engine's closed-form test model)";
-        else if (!EngineBackend.HasRealtimeEngines)
-            Skip = "the real-time engines (RealtimeEngines) are not in this build yet";
-    }
-}
-
 /// <summary>A fact that needs the shipped model (models/drums with its .onnx); skipped with the reason when it is absent.</summary>
 public sealed class ShippedModelFactAttribute : FactAttribute
 {
@@ -150,7 +138,7 @@ public sealed class RealEngineTests : IDisposable
         Assert.False(Directory.Exists(h.P("o")));
     }
 
-    [AnalyticRealtimeFact]
+    [AnalyticModelFact]
     public void Render_through_the_real_drum_engine_offline_is_deterministic_and_follows_the_kit_seed()
     {
         string mid = h.WriteMidi("g.mid", 480, [(0, 500_000)], [(0, 36, 120), (240, 42, 90), (480, 38, 110), (720, 42, 80)]);
@@ -168,7 +156,7 @@ public sealed class RealEngineTests : IDisposable
         Assert.Contains(audioA[0], v => Math.Abs(v) > 1e-3);
     }
 
-    [AnalyticRealtimeFact]
+    [AnalyticModelFact]
     public void Widen_through_the_real_widener_keeps_the_mono_sum_and_adds_a_side()
     {
         var input = StudioHarness.Sine(330, 44100, 44100 / 2, 0.3f);
