@@ -222,4 +222,22 @@ public sealed class SourceCommandTests : IDisposable
         var output = StudioHarness.ReadWav(h.P($"in{bits}-vary-1-0.wav")).channels[0];
         for (int i = 0; i < tone.Length; i++) Assert.Equal(tone[i], output[i], tolerance);
     }
+
+    [Fact]
+    public void A_variation_is_redone_alone_from_the_command_in_its_metadata()
+    {
+        string input = MonoInput();
+        Assert.Equal(0, StudioHarness.Run(h.NewBackend(), "vary", input, "--strength", "0.4", "--count", "3", "--seed", "30", "--class", "rim").ExitCode);
+        string third = h.P("hit-vary-30-2.wav");
+        var args = WavMetadata.ReadComment(third)!.Split(' ').Skip(1).Concat(["--out", h.P("again")]).ToArray();
+        Assert.Contains("--first-index", args);
+
+        var backend = h.NewBackend();
+        var rerun = StudioHarness.Run(backend, args);
+
+        Assert.Equal(0, rerun.ExitCode);
+        Assert.Equal([32UL], backend.Operations!.Seeds);
+        Assert.Equal(["again/hit-vary-30-2.wav"], h.Files(h.P("again")));
+        Assert.Equal(File.ReadAllBytes(third), File.ReadAllBytes(h.P("again", "hit-vary-30-2.wav")));
+    }
 }
