@@ -83,7 +83,7 @@ public sealed class GenerateTests : IDisposable
     {
         var run = StudioHarness.Run(h.NewBackend(), "generate", "--class", "all", "--count", "1", "--seed", "3", "--out", h.P("all"));
         Assert.Equal(0, run.ExitCode);
-        var folders = Directory.GetDirectories(h.P("all")).Select(Path.GetFileName).Order().ToArray();
+        var folders = Directory.GetDirectories(h.P("all")).Select(d => Path.GetFileName(d)!).Order().ToArray();
         Assert.Equal(["clap", "crash", "hihat_closed", "hihat_open", "kick", "percussion", "ride", "rim", "snare", "tom"], folders);
     }
 
