@@ -240,4 +240,15 @@ public sealed class GenerateTests : IDisposable
         Assert.Equal(4, h.Files().Length);
         h.AssertNoTemporaryFiles();
     }
+
+    [Fact]
+    public void A_refused_run_creates_no_folders()
+    {
+        string taken = h.P("o", "tom", "tom-4-0.wav");
+        Directory.CreateDirectory(Path.GetDirectoryName(taken)!);
+        File.WriteAllText(taken, "mine");
+        var run = StudioHarness.Run(h.NewBackend(), "generate", "--class", "all", "--seed", "4", "--out", h.P("o"));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(["tom"], Directory.GetDirectories(h.P("o")).Select(d => Path.GetFileName(d)!));
+    }
 }
