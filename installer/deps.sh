@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian/Ubuntu machine: apt packages (Python training stack,
-# drum and soundfont data, Ardour for the host test) and the NuGet packages (dotnet restore). Idempotent.
+# drum and soundfont data, Ardour for the host test, matplotlib for the README pictures, clang/zlib/binutils for the
+# NativeAOT link) and the NuGet packages (dotnet restore). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-torch python3-onnx python3-soundfile python3-numpy python3-pytest
-              hydrogen-drumkits hydrogen-data fluidsynth fluid-soundfont-gm ardour clang zlib1g-dev)
+APT_PACKAGES=(python3-torch python3-onnx python3-soundfile python3-numpy python3-pytest python3-matplotlib
+              hydrogen-drumkits hydrogen-data fluidsynth fluid-soundfont-gm ardour clang zlib1g-dev binutils)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

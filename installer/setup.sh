@@ -1,7 +1,80 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is needed, builds, installs the plugin and renders the demos.
+# The README's first command, for a fresh Debian/Ubuntu machine: installs what is needed (apt packages, NuGet
+# restore), builds, installs the plugin (installer/install.sh; options such as --system or --cuda are passed on) and
+# renders the demos into artifacts/demo/: a MIDI groove through Diffusion Drums, and that groove plus a mono
+# electric-piano phrase through Diffusion Widener. A step whose piece is missing is skipped with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+start=$SECONDS
+step() { echo; echo "== setup: $1 ($((SECONDS - start)) s)"; }
+skipped=()
+skip() { echo "setup: skipped: $1"; skipped+=("$1"); }
+
+step "dependencies (installer/deps.sh)"
 bash installer/deps.sh
+
+step "build (dotnet build DiffusionPlugin.sln -c Release)"
 dotnet build DiffusionPlugin.sln -c Release -v quiet -nologo
-if [ -x installer/install.sh ]; then bash installer/install.sh "$@"; fi
+
+step "plugin (installer/install.sh $*)"
+if [ -f plugin/build-bundle.sh ]; then
+  bash installer/install.sh "$@"
+  # Ardour's own VST3 scanner loads the bundle as Ardour will: a quick check that a real host sees both plugins.
+  scanner=$(ls /usr/lib/ardour*/ardour-vst3-scanner 2>/dev/null | head -1 || true)
+  if [ -n "$scanner" ] && [ -d artifacts/bundle/DiffusionPlugin.vst3 ]; then
+    scan_cache=$(mktemp -d)
+    found=$(XDG_CACHE_HOME="$scan_cache" LD_LIBRARY_PATH="$(dirname "$scanner")" timeout 120 "$scanner" -f \
+              artifacts/bundle/DiffusionPlugin.vst3 2>&1 | sed -n 's/.*Found Plugin: //p' | paste -sd, - || true)
+    rm -rf "$scan_cache"
+    if [ -n "$found" ]; then echo "setup: Ardour's VST3 scanner found: $found"
+    else skip "Ardour's VST3 scanner found no plugin in the bundle (see the log: \$XDG_STATE_HOME/DiffusionPlugin/logs)"; fi
+  fi
+else
+  skip "installing the plugin: plugin/build-bundle.sh is not in this checkout yet"
+fi
+
+step "demos (diffusion-studio into artifacts/demo/)"
+STUDIO="$ROOT/studio/DiffusionPlugin.Studio/bin/Release/net10.0/diffusion-studio.dll"
+DEMO="$ROOT/artifacts/demo"
+studio() { dotnet "$STUDIO" "$@"; }
+if [ ! -f "$STUDIO" ]; then
+  skip "the demos: diffusion-studio was not built"
+elif [ ! -f models/drums/manifest.json ]; then
+  skip "the demos: the shipped model models/drums/manifest.json is not in this checkout yet"
+elif ! studio render --help >/dev/null 2>&1 || ! studio widen --help >/dev/null 2>&1; then
+  skip "the demos: this diffusion-studio has no render/widen commands yet"
+else
+  mkdir -p "$DEMO"
+  [ -f installer/demo/groove.mid ] || /usr/bin/python3 installer/demo/make_midi.py
+  if studio render installer/demo/groove.mid "$DEMO/groove.wav" --kit-seed 3 --humanize 0.3 --force; then
+    studio widen "$DEMO/groove.wav" "$DEMO/groove-widened.wav" --width 1.0 --force \
+      || skip "widening the groove: diffusion-studio widen failed (see above)"
+  else
+    skip "the groove: diffusion-studio render failed (see above)"
+  fi
+  # A melodic mono source shows the widener better than drums. fluidsynth plays it (reverb and chorus off, so
+  # the stereo image is the widener's alone), numpy folds it to mono.
+  if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then
+    fluidsynth -ni -q -R 0 -C 0 -g 0.8 -r 44100 -F "$DEMO/melody-stereo.wav" \
+      /usr/share/sounds/sf2/FluidR3_GM.sf2 installer/demo/melody.mid >/dev/null
+    /usr/bin/python3 - "$DEMO/melody-stereo.wav" "$DEMO/melody-mono.wav" <<'PY'
+import sys, numpy as np, soundfile as sf
+x, rate = sf.read(sys.argv[1], dtype="float32", always_2d=True)
+sf.write(sys.argv[2], x.mean(axis=1), rate, subtype="FLOAT")
+PY
+    rm -f "$DEMO/melody-stereo.wav"
+    studio widen "$DEMO/melody-mono.wav" "$DEMO/melody-widened.wav" --width 1.0 --force \
+      || skip "widening the melody: diffusion-studio widen failed (see above)"
+  else
+    skip "the melody demo: fluidsynth or fluid-soundfont-gm is missing (sudo apt-get install fluidsynth fluid-soundfont-gm)"
+  fi
+  ls -l "$DEMO"
+fi
+
+echo
+echo "setup finished in $((SECONDS - start)) s."
+if [ ${#skipped[@]} -gt 0 ]; then
+  echo "Skipped:"; printf '  - %s\n' "${skipped[@]}"
+fi

@@ -40,6 +40,9 @@ public interface IDenoiser : IDisposable
     /// </summary>
     void Denoise(ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning,
                  int batch, int length, Span<float> denoised);
+
+    /// <summary>Where the denoiser actually runs (<see cref="ExecutionDevice.Cpu"/> or <see cref="ExecutionDevice.Cuda"/>). Any thread.</summary>
+    ExecutionDevice ActiveDevice => ExecutionDevice.Cpu;
 }
 
 /// <summary>Which ONNX Runtime execution provider to ask for.</summary>

@@ -1,0 +1,180 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DiffusionPlugin.Engine.Diffusion;
+
+/// <summary>
+/// manifest.json beside a model's ONNX graph (docs/model-contract.md). Read with a source-generated
+/// System.Text.Json context, so it works trimmed and under NativeAOT. Immutable after load; any thread.
+/// </summary>
+public sealed record ModelManifest
+{
+    /// <summary>The only format version this engine reads.</summary>
+    public const int SupportedFormatVersion = 1;
+
+    public int FormatVersion { get; init; }
+    public string Name { get; init; } = "";
+    /// <summary>ONNX file, relative to the manifest's folder.</summary>
+    public string Model { get; init; } = "";
+    public int SampleRateHz { get; init; }
+    public int ClipSamples { get; init; }
+    public int LengthMultiple { get; init; } = 1;
+    public string[] Classes { get; init; } = [];
+    /// <summary>class_id fed to the graph for the unconditional (CFG) branch.</summary>
+    public int NullClassId { get; init; }
+    public ManifestConditioning Conditioning { get; init; } = new();
+    /// <summary>"edm" (output is D), "eps" (output is ε̂) or "v" (output is v̂).</summary>
+    public string Parameterization { get; init; } = "edm";
+    public float SigmaData { get; init; } = 0.5f;
+    public float SigmaMin { get; init; } = 0.002f;
+    public float SigmaMax { get; init; } = 80f;
+    public ManifestInputs Inputs { get; init; } = new();
+    public ManifestOutputs Outputs { get; init; } = new();
+    public ManifestDefaults Defaults { get; init; } = new();
+    /// <summary>Where the training data came from; free-form, kept as JSON.</summary>
+    public JsonElement? Training { get; init; }
+    /// <summary>Set only for the closed-form Gaussian test graph.</summary>
+    public ManifestAnalytic? Analytic { get; init; }
+
+    /// <summary>Folder the manifest was read from (not part of the JSON).</summary>
+    [JsonIgnore] public string Directory { get; init; } = "";
+    /// <summary>Absolute path of the manifest file (not part of the JSON).</summary>
+    [JsonIgnore] public string ManifestPath { get; init; } = "";
+    /// <summary>Absolute path of the ONNX graph.</summary>
+    [JsonIgnore] public string ModelPath => Path.GetFullPath(Path.Combine(Directory, Model));
+
+    /// <summary>
+    /// Reads and validates a manifest. Throws <see cref="ModelLoadException"/> (one line: file and problem) for a missing
+    /// or unreadable file, malformed JSON, an unknown formatVersion or a field out of range. Any non-audio thread.
+    /// </summary>
+    public static ModelManifest Load(string manifestPath)
+    {
+        ArgumentNullException.ThrowIfNull(manifestPath);
+        var full = Path.GetFullPath(manifestPath);
+        if (System.IO.Directory.Exists(full)) full = Path.Combine(full, "manifest.json");
+        if (!File.Exists(full)) throw new ModelLoadException(full, "manifest file not found");
+
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(full); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelLoadException(full, $"manifest cannot be read ({OneLine(e.Message)})", e);
+        }
+        return Parse(bytes, full);
+    }
+
+    /// <summary>Parses and validates manifest JSON; <paramref name="manifestPath"/> names it in errors and anchors relative paths.</summary>
+    public static ModelManifest Parse(ReadOnlySpan<byte> utf8Json, string manifestPath)
+    {
+        // The version is read first and on its own, so a future format with a different shape is reported as
+        // "unknown formatVersion" rather than as whatever field happens not to parse.
+        int version;
+        try
+        {
+            var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            using var doc = JsonDocument.ParseValue(ref reader);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new ModelLoadException(manifestPath, "manifest is not a JSON object");
+            if (!doc.RootElement.TryGetProperty("formatVersion", out var v))
+                throw new ModelLoadException(manifestPath, "manifest has no formatVersion");
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out version))
+                throw new ModelLoadException(manifestPath, $"formatVersion is not an integer ({OneLine(v.GetRawText())})");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelLoadException(manifestPath, $"manifest is not valid JSON ({OneLine(e.Message)})", e);
+        }
+        if (version != SupportedFormatVersion)
+            throw new ModelLoadException(manifestPath, $"unknown formatVersion {version} (this engine reads {SupportedFormatVersion})");
+
+        ModelManifest? m;
+        try { m = JsonSerializer.Deserialize(utf8Json, ManifestJsonContext.Default.ModelManifest); }
+        catch (JsonException e)
+        {
+            throw new ModelLoadException(manifestPath, $"manifest does not match the format ({OneLine(e.Message)})", e);
+        }
+        if (m is null) throw new ModelLoadException(manifestPath, "manifest is empty");
+        m = m with { ManifestPath = manifestPath, Directory = Path.GetDirectoryName(manifestPath) ?? "." };
+        m.Validate();
+        return m;
+    }
+
+    /// <summary>Checks every field's range; throws <see cref="ModelLoadException"/> naming the first bad one.</summary>
+    public void Validate()
+    {
+        void Fail(string problem) => throw new ModelLoadException(ManifestPath, problem);
+        if (string.IsNullOrWhiteSpace(Model)) Fail("manifest field 'model' (the ONNX file) is missing");
+        if (SampleRateHz is < 8000 or > 384000) Fail($"sampleRateHz {SampleRateHz} is out of range 8000..384000");
+        if (LengthMultiple < 1) Fail($"lengthMultiple {LengthMultiple} must be at least 1");
+        if (ClipSamples < 1 || ClipSamples % LengthMultiple != 0)
+            Fail($"clipSamples {ClipSamples} must be positive and a multiple of lengthMultiple {LengthMultiple}");
+        if (Classes is null || Classes.Length == 0) Fail("manifest lists no classes");
+        if (NullClassId < 0) Fail($"nullClassId {NullClassId} is negative");
+        if (Parameterization is not ("edm" or "eps" or "v"))
+            Fail($"unknown parameterization '{Parameterization}' (expected edm, eps or v)");
+        if (!(SigmaData > 0) || !float.IsFinite(SigmaData)) Fail($"sigmaData {SigmaData} must be positive");
+        if (!(SigmaMin > 0) || !(SigmaMax > SigmaMin) || !float.IsFinite(SigmaMax))
+            Fail($"sigma range [{SigmaMin}, {SigmaMax}] is invalid (need 0 < sigmaMin < sigmaMax)");
+        if (string.IsNullOrWhiteSpace(Inputs?.X) || string.IsNullOrWhiteSpace(Inputs.Sigma))
+            Fail("manifest inputs must name 'x' and 'sigma'");
+        if (string.IsNullOrWhiteSpace(Outputs?.Denoised)) Fail("manifest outputs must name 'denoised'");
+        if (Conditioning.Class && string.IsNullOrWhiteSpace(Inputs!.ClassId)) Fail("conditioning.class is true but inputs.classId is not named");
+        if (Conditioning.Velocity && string.IsNullOrWhiteSpace(Inputs!.Velocity)) Fail("conditioning.velocity is true but inputs.velocity is not named");
+        if (Analytic is { } a && (!(a.SigmaData > 0) || !float.IsFinite(a.Mu)))
+            Fail("analytic block needs a finite mu and a positive sigmaData");
+    }
+
+    internal static string OneLine(string s)
+    {
+        var line = s.ReplaceLineEndings(" ").Trim();
+        return line.Length > 300 ? line[..300] + "…" : line;
+    }
+}
+
+/// <summary>Which conditioning inputs the graph actually uses.</summary>
+public sealed record ManifestConditioning
+{
+    public bool Class { get; init; }
+    public bool Velocity { get; init; }
+}
+
+/// <summary>Graph input names.</summary>
+public sealed record ManifestInputs
+{
+    public string X { get; init; } = "x";
+    public string Sigma { get; init; } = "sigma";
+    public string? ClassId { get; init; } = "class_id";
+    public string? Velocity { get; init; } = "velocity";
+}
+
+/// <summary>Graph output names.</summary>
+public sealed record ManifestOutputs
+{
+    public string Denoised { get; init; } = "denoised";
+}
+
+/// <summary>The sampling the model was tuned for.</summary>
+public sealed record ManifestDefaults
+{
+    public string Sampler { get; init; } = "dpmpp_2m";
+    public string Schedule { get; init; } = "karras";
+    public int Steps { get; init; } = 8;
+    public float Guidance { get; init; } = 1f;
+
+    /// <summary>These defaults as <see cref="SamplingOptions"/>.</summary>
+    public SamplingOptions ToSamplingOptions() => new() { Sampler = Sampler, Schedule = Schedule, Steps = Steps, Guidance = Guidance };
+}
+
+/// <summary>Parameters of the closed-form Gaussian test graph: data ~ N(mu, sigmaData²).</summary>
+public sealed record ManifestAnalytic
+{
+    public float Mu { get; init; }
+    public float SigmaData { get; init; }
+}
+
+/// <summary>Source-generated (reflection-free) JSON metadata for the manifest: trim- and NativeAOT-safe.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, WriteIndented = true)]
+[JsonSerializable(typeof(ModelManifest))]
+internal sealed partial class ManifestJsonContext : JsonSerializerContext;

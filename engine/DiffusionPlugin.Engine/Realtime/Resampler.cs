@@ -1,0 +1,76 @@
+namespace DiffusionPlugin.Engine.Realtime;
+
+/// <summary>
+/// Band-limited resampling between the host rate and the model rate, used on the worker (never the audio thread).
+/// A Blackman-windowed sinc with <see cref="ZeroCrossings"/> zero crossings each side, read from a table oversampled
+/// <see cref="Phases"/> times and linearly interpolated (the classic "bandlimited interpolation" table of J. O. Smith's
+/// resample). When downsampling the kernel is stretched so its cut-off sits below the new Nyquist frequency.
+/// Stateless: whole buffers in, whole buffers out; any thread; allocates nothing.
+/// </summary>
+internal static class Resampler
+{
+    public const int ZeroCrossings = 16;
+    private const int Phases = 256;
+    private const float Rolloff = 0.94f;
+    private static readonly float[] Kernel = BuildKernel();
+
+    private static float[] BuildKernel()
+    {
+        int n = ZeroCrossings * Phases;
+        var k = new float[n + 2];
+        for (int i = 0; i <= n; i++)
+        {
+            double x = (double)i / Phases; // in zero crossings
+            double sinc = i == 0 ? 1.0 : Math.Sin(Math.PI * x) / (Math.PI * x);
+            double t = 0.5 + 0.5 * x / ZeroCrossings; // Blackman window from its centre to its edge
+            double w = 0.42 - 0.5 * Math.Cos(2 * Math.PI * t) + 0.08 * Math.Cos(4 * Math.PI * t);
+            k[i] = (float)(sinc * w);
+        }
+        return k;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> with <paramref name="source"/> (rate <paramref name="sourceRateHz"/>)
+    /// read at rate <paramref name="destinationRateHz"/>; sample 0 of both is the same instant. Beyond the source's ends
+    /// the signal is taken as zero.
+    /// </summary>
+    public static void Resample(ReadOnlySpan<float> source, double sourceRateHz, Span<float> destination, double destinationRateHz)
+    {
+        if (sourceRateHz == destinationRateHz)
+        {
+            int n = Math.Min(source.Length, destination.Length);
+            source[..n].CopyTo(destination);
+            destination[n..].Clear();
+            return;
+        }
+        double step = sourceRateHz / destinationRateHz;           // source samples per output sample
+        double scale = Math.Min(1.0, 1.0 / step) * Rolloff;       // cut-off relative to the source Nyquist
+        double halfWidth = ZeroCrossings / scale;                 // kernel half-width in source samples
+        float[] kernel = Kernel;
+        float phaseScale = (float)(scale * Phases);
+        int tableEnd = ZeroCrossings * Phases;
+        for (int i = 0; i < destination.Length; i++)
+        {
+            double pos = i * step;
+            int first = (int)Math.Ceiling(pos - halfWidth), last = (int)Math.Floor(pos + halfWidth);
+            if (first < 0) first = 0;
+            if (last >= source.Length) last = source.Length - 1;
+            // Table position of tap j is |j − pos| · phaseScale; walk it with one add per tap.
+            float p = (float)((first - pos) * phaseScale);
+            float acc = 0f;
+            for (int j = first; j <= last; j++, p += phaseScale)
+            {
+                float ap = MathF.Abs(p);
+                int ip = (int)ap;
+                if (ip >= tableEnd) continue;
+                float frac = ap - ip;
+                acc += source[j] * (kernel[ip] + frac * (kernel[ip + 1] - kernel[ip]));
+            }
+            destination[i] = acc * (float)scale;
+        }
+    }
+
+    /// <summary>How many samples <paramref name="frames"/> at one rate last at another (rounded up).</summary>
+    public static int ScaledLength(int frames, double fromRateHz, double toRateHz)
+        => (int)Math.Ceiling(frames * toRateHz / fromRateHz - 1e-9);
+}

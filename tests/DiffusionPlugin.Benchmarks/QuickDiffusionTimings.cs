@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using DiffusionPlugin.Engine.Diffusion;
+
+namespace DiffusionPlugin.Benchmarks;
+
+/// <summary>
+/// `dotnet run -c Release -- quick-diffusion`: a few-second Stopwatch sweep of the same figures as the BenchmarkDotNet
+/// classes (ms per denoiser call at batch 1/4/16, hits/s at 8/16/32 steps), for when a full BenchmarkDotNet run is too long.
+/// </summary>
+public static class QuickDiffusionTimings
+{
+    public static void Run()
+    {
+        using var ops = DiffusionModel.Load(BenchmarkModel.ManifestPath, BenchmarkModel.Execution);
+        var d = (OnnxDenoiser)ops.Denoiser;
+        int length = BenchmarkModel.HitSamples(d);
+        var defaults = d.Manifest.Defaults.ToSamplingOptions();
+        Console.WriteLine($"model {d.Manifest.Name} ({BenchmarkModel.ManifestPath}) on {d.ActiveDevice} ({d.DeviceReason}), " +
+                          $"{d.IntraOpThreads} intra-op threads, hit = {length} samples at {d.SampleRateHz} Hz, " +
+                          $"sampler {defaults.Sampler}/{defaults.Schedule}, guidance {defaults.Guidance}");
+        foreach (int batch in new[] { 1, 4, 16 })
+        {
+            var x = new float[batch * length];
+            var y = new float[batch * length];
+            var sigma = Enumerable.Repeat(1f, batch).ToArray();
+            var cond = Enumerable.Repeat(new DiffusionConditioning(0, 1f), batch).ToArray();
+            d.Denoise(x, sigma, cond, batch, length, y);
+            double ms = Median(5, () => d.Denoise(x, sigma, cond, batch, length, y));
+            Console.WriteLine($"denoiser call  batch {batch,2}: {ms,9:F2} ms/call  {ms / batch,8:F2} ms/hit-call");
+        }
+        foreach (int steps in new[] { 8, 16, 32 })
+        foreach (int batch in new[] { 1, 4, 16 })
+        {
+            var opts = defaults with { Steps = steps };
+            var cond = Enumerable.Range(0, batch).Select(i => new DiffusionConditioning(i % d.ClassNames.Count, 0.8f)).ToArray();
+            var seeds = Enumerable.Range(1, batch).Select(i => (ulong)i).ToArray();
+            var output = new float[batch * length];
+            ops.Generate(cond, seeds, length, opts, output);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            ops.Generate(cond, seeds, length, opts, output);
+            long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            double ms = Median(3, () => ops.Generate(cond, seeds, length, opts, output));
+            Console.WriteLine($"generate steps {steps,2} batch {batch,2}: {ms,9:F1} ms  {batch * 1000.0 / ms,8:F1} hits/s  {bytes / steps} B/step");
+        }
+    }
+
+    private static double Median(int runs, Action action)
+    {
+        var times = new double[runs];
+        for (int i = 0; i < runs; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[runs / 2];
+    }
+}

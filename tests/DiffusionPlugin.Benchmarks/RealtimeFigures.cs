@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using DiffusionPlugin.Engine.Diffusion;
+using DiffusionPlugin.Engine.Realtime;
+
+namespace DiffusionPlugin.Benchmarks;
+
+/// <summary>
+/// Figures for issue 3 that BenchmarkDotNet does not give directly: process() median / p99.9 while the worker
+/// generates, the widener's real-time factor, and the fresh-hit ratio of a 120 bpm 16th-note groove played in real time.
+/// Run: <c>dotnet run -c Release --project tests/DiffusionPlugin.Benchmarks -- realtime-figures [--cost-ms 5]
+/// [--model path/to/manifest.json] [--calls 50000] [--bars 8]</c>. Without --model a fake core burns --cost-ms of CPU
+/// per generated item on the worker thread.
+/// </summary>
+public static class RealtimeFigures
+{
+    private const double Rate = 48000;
+    private const int Block = 512;
+
+    public static void Run(string[] args)
+    {
+        double costMs = Arg(args, "--cost-ms", 5.0);
+        int calls = (int)Arg(args, "--calls", 50000.0);
+        int bars = (int)Arg(args, "--bars", 8.0);
+        string? model = ArgString(args, "--model");
+        Func<IDiffusionOperations>? Loader(double cost) => model == null ? () => new RealtimeFakeModel { CostMsPerItem = cost } : null;
+        var options = new EngineOptions { ManifestPath = model };
+        Console.WriteLine($"core: {(model == null ? $"fake, {costMs} ms CPU per generated item" : model)}; {Environment.ProcessorCount} cores; 48 kHz, {Block}-frame blocks");
+
+        DrumsProcessTimes(options, Loader(costMs), calls);
+        WidenerProcessTimes(options, Loader(costMs), calls);
+        WidenerRealTimeFactor(options, Loader(costMs), model == null ? Loader(0) : null);
+        FreshHitRatio(options, Loader(costMs), bars);
+    }
+
+    private static void DrumsProcessTimes(EngineOptions options, Func<IDiffusionOperations>? loader, int calls)
+    {
+        using var drums = RealtimeEngines.CreateDrums(options, loader);
+        drums.MaxVoices = 16;
+        drums.Humanize = 0.3f; drums.VelocityJitter = 0.05f; drums.TimingJitterMs = 2f; drums.Stamina = 0.5f;
+        drums.Activate(Rate, Block, offline: false);
+        var l = new float[Block]; var r = new float[Block];
+        var ticks = new long[calls];
+        long voices = 0;
+        Thread.Sleep(1000); // model loaded, first pools filling
+        // Warm up for 2 s of wall time so tiered JIT has finished recompiling the hot path (NativeAOT has no JIT at all).
+        var warm = Stopwatch.StartNew();
+        for (int c = 0; warm.ElapsedMilliseconds < 2000; c++) { Trigger(drums, c); drums.Process(l, r, Block); }
+        long steps0 = drums.WorkerSteps, alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        for (int c = 0; c < calls; c++)
+        {
+            Trigger(drums, c);
+            long t0 = Stopwatch.GetTimestamp();
+            drums.Process(l, r, Block);
+            ticks[c] = Stopwatch.GetTimestamp() - t0;
+            voices += drums.ActiveVoices;
+        }
+        long alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
+        Report("drums process(512), 16-voice limit", ticks,
+            $"mean voices {voices / (double)calls:F1}; worker steps during run {drums.WorkerSteps - steps0}; bytes allocated {alloc}; status {drums.Status}");
+    }
+
+    private static void Trigger(DrumInstrument drums, int c)
+    {
+        drums.NoteOn(c % Block, 35 + c % 40, 0.8f);
+        drums.NoteOn((c * 7) % Block, 36 + (c * 3) % 40, 0.6f);
+    }
+
+    private static void WidenerProcessTimes(EngineOptions options, Func<IDiffusionOperations>? loader, int calls)
+    {
+        using var w = RealtimeEngines.CreateWidener(options, loader);
+        w.Width = 1f; w.VariationStrength = 0.3f;
+        w.Activate(Rate, Block, offline: false);
+        var input = Noise(Block * 64);
+        var l = new float[Block]; var r = new float[Block];
+        var ticks = new long[calls];
+        Thread.Sleep(1000);
+        var warm = Stopwatch.StartNew();
+        for (int c = 0; warm.ElapsedMilliseconds < 2000; c++) w.Process(input.AsSpan(0, Block), input.AsSpan(0, Block), l, r, Block);
+        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        long start = Stopwatch.GetTimestamp();
+        for (int c = 0; c < calls; c++)
+        {
+            var x = input.AsSpan((c % 64) * Block, Block);
+            long t0 = Stopwatch.GetTimestamp();
+            w.Process(x, x, l, r, Block);
+            ticks[c] = Stopwatch.GetTimestamp() - t0;
+            // Paced at 8× real time so the worker keeps producing windows (some arrive late: decorrelator too).
+            long due = start + (long)((c + 1) * (Block / Rate / 8) * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < due) Thread.SpinWait(20);
+        }
+        long alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
+        Report("widener process(512), width 1", ticks,
+            $"diffusion hops {w.DiffusionWindows}, decorrelator hops {w.FallbackWindows}; bytes allocated {alloc}; latency {w.LatencySamples} samples; status {w.Status}");
+    }
+
+    private static void WidenerRealTimeFactor(EngineOptions options, Func<IDiffusionOperations>? loader, Func<IDiffusionOperations>? zeroCostLoader)
+    {
+        double Measure(Func<IDiffusionOperations>? l, out StereoWidener widener)
+        {
+            var w = RealtimeEngines.CreateWidener(options, l);
+            w.Activate(Rate, Block, offline: true);
+            var x = Noise((int)Rate * 10);
+            var ol = new float[Block]; var or = new float[Block];
+            var sw = Stopwatch.StartNew();
+            for (int pos = 0; pos + Block <= x.Length; pos += Block)
+                w.Process(x.AsSpan(pos, Block), x.AsSpan(pos, Block), ol, or, Block);
+            widener = w;
+            return 10.0 / sw.Elapsed.TotalSeconds;
+        }
+        double rtf = Measure(loader, out var w1);
+        Console.WriteLine($"widener real-time factor (offline, synchronous windows): {rtf:F1}x  [hop {w1.HopSamples}, window {w1.WindowSamples}, latency {w1.LatencySamples} samples, status {w1.Status}]");
+        w1.Dispose();
+        if (zeroCostLoader != null)
+        {
+            double overhead = Measure(zeroCostLoader, out var w2);
+            Console.WriteLine($"widener real-time factor with a zero-cost model (resampling + overlap-add overhead only): {overhead:F1}x");
+            w2.Dispose();
+        }
+    }
+
+    private static void FreshHitRatio(EngineOptions options, Func<IDiffusionOperations>? loader, int bars)
+    {
+        using var drums = RealtimeEngines.CreateDrums(options, loader);
+        drums.Humanize = 0.3f;
+        drums.Activate(Rate, Block, offline: false);
+        var l = new float[Block]; var r = new float[Block];
+        Thread.Sleep(2000); // load + first pools, as a user would press play a moment after loading
+        double sixteenth = Rate * 60.0 / 120.0 / 4.0;
+        long total = (long)(bars * 16 * sixteenth);
+        int step = 0;
+        long freshAtHalf = 0, reusedAtHalf = 0;
+        var start = Stopwatch.GetTimestamp();
+        for (long pos = 0; pos < total; pos += Block)
+        {
+            while (step < bars * 16 && (long)Math.Round(step * sixteenth) < pos + Block)
+            {
+                int offset = (int)((long)Math.Round(step * sixteenth) - pos), p = step % 16;
+                if (p is 0 or 8 or 10) drums.NoteOn(offset, 36, 0.9f);
+                if (p is 4 or 12) drums.NoteOn(offset, 38, 0.85f);
+                drums.NoteOn(offset, p == 15 ? 46 : 42, 0.6f);
+                step++;
+                if (step == bars * 8) { freshAtHalf = drums.FreshHits; reusedAtHalf = drums.ReusedHits; }
+            }
+            drums.Process(l, r, Block);
+            long due = start + (long)((pos + Block) / Rate * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < due) Thread.Sleep(1);
+        }
+        long fresh = drums.FreshHits, reused = drums.ReusedHits;
+        Console.WriteLine($"fresh-hit ratio, 120 bpm 16ths (kick/snare/hats), {bars} bars in real time: {fresh / (double)(fresh + reused):F3} " +
+                          $"({fresh} fresh, {reused} reused, {drums.FallbackHits} fallback); second half: " +
+                          $"{(fresh - freshAtHalf) / (double)(fresh - freshAtHalf + reused - reusedAtHalf):F3}");
+    }
+
+    private static void Report(string what, long[] ticks, string extra)
+    {
+        var sorted = (long[])ticks.Clone();
+        Array.Sort(sorted);
+        double us(long t) => t * 1e6 / Stopwatch.Frequency;
+        double median = us(sorted[sorted.Length / 2]);
+        double p999 = us(sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * 0.999))]);
+        double max = us(sorted[^1]);
+        Console.WriteLine($"{what}: median {median:F1} µs, p99.9 {p999:F1} µs, max {max:F1} µs over {ticks.Length} calls; {extra}");
+    }
+
+    private static float[] Noise(int n)
+    {
+        var rng = new Random(7);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(0.3 * Math.Sin(2 * Math.PI * 220 * i / Rate) + 0.1 * (rng.NextDouble() * 2 - 1));
+        return x;
+    }
+
+    private static double Arg(string[] args, string name, double fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length && double.TryParse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : fallback;
+    }
+
+    private static string? ArgString(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -1,0 +1,281 @@
+using DiffusionPlugin.Engine.Realtime;
+using static DiffusionPlugin.Engine.Tests.Realtime.RealtimeTestKit;
+
+namespace DiffusionPlugin.Engine.Tests.Realtime;
+
+public class StereoWidenerTests
+{
+    private const double Rate = 48000;
+
+    /// <summary>A test signal with some body: two detuned tones plus seeded noise, enveloped.</summary>
+    private static float[] Signal(int frames, double rateHz, int seed = 3)
+    {
+        var rng = new Random(seed);
+        var x = new float[frames];
+        for (int i = 0; i < frames; i++)
+        {
+            double t = i / rateHz;
+            x[i] = (float)(0.3 * Math.Sin(2 * Math.PI * 220 * t) + 0.2 * Math.Sin(2 * Math.PI * 331 * t)
+                           + 0.1 * (rng.NextDouble() * 2 - 1)) * (float)(0.6 + 0.4 * Math.Sin(2 * Math.PI * 1.5 * t));
+        }
+        return x;
+    }
+
+    /// <summary>Feeds x (mono, or stereo when xr is given) through Process in blocks (sizes from blockSize).</summary>
+    private static (float[] L, float[] R) Run(StereoWidener w, float[] x, float[]? xr = null, Func<int, int>? blockSize = null, bool realTimePacing = false)
+    {
+        int n = x.Length;
+        var outL = new float[n]; var outR = new float[n];
+        var bl = new float[8192]; var br = new float[8192]; var il = new float[8192]; var ir = new float[8192];
+        int call = 0;
+        for (int pos = 0; pos < n;)
+        {
+            int frames = Math.Min(blockSize?.Invoke(call++) ?? 512, n - pos);
+            Array.Copy(x, pos, il, 0, frames);
+            if (xr != null) Array.Copy(xr, pos, ir, 0, frames);
+            if (xr == null) w.Process(il.AsSpan(0, frames), il.AsSpan(0, frames), bl, br, frames);
+            else w.Process(il.AsSpan(0, frames), ir.AsSpan(0, frames), bl, br, frames);
+            Array.Copy(bl, 0, outL, pos, frames); Array.Copy(br, 0, outR, pos, frames);
+            pos += frames;
+            if (realTimePacing) Thread.Sleep(0);
+        }
+        return (outL, outR);
+    }
+
+    /// <summary>Error of (L+R)/2 against the input delayed by the latency, in dB relative to the input.</summary>
+    private static double MonoSumErrorDb(float[] x, float[] l, float[] r, int latency)
+    {
+        double err = 0, sig = 0;
+        for (int i = latency; i < x.Length; i++)
+        {
+            double mono = 0.5 * (l[i] + (double)r[i]);
+            double e = mono - x[i - latency];
+            err += e * e; sig += x[i - latency] * (double)x[i - latency];
+        }
+        return 10 * Math.Log10(Math.Max(err, 1e-30) / sig);
+    }
+
+    private static double SideLevelDb(float[] l, float[] r, int from)
+    {
+        double side = 0, mid = 0;
+        for (int i = from; i < l.Length; i++) { double s = 0.5 * (l[i] - r[i]), m = 0.5 * (l[i] + r[i]); side += s * s; mid += m * m; }
+        return 10 * Math.Log10(Math.Max(side, 1e-30) / mid);
+    }
+
+    [Fact]
+    public void The_mono_sum_equals_the_delayed_input_within_minus_90_dB_offline_and_online()
+    {
+        foreach (bool offline in new[] { true, false })
+        {
+            using var w = Widener(new FakeDiffusionOperations());
+            w.Width = 1.5f; w.VariationStrength = 0.5f;
+            w.Activate(Rate, 512, offline);
+            var x = Signal((int)Rate * 2, Rate);
+            var (l, r) = Run(w, x);
+            double errDb = MonoSumErrorDb(x, l, r, w.LatencySamples);
+            Assert.True(errDb < -90, $"mono sum error {errDb:F1} dB (offline {offline})");
+            Assert.True(SideLevelDb(l, r, w.LatencySamples) > -40, "the output is not wider than the input");
+        }
+    }
+
+    [Fact]
+    public void Offline_the_side_comes_from_the_model_and_two_renders_are_bit_identical()
+    {
+        float[] RenderOnce(out long fallback, out long diffusion)
+        {
+            using var w = Widener(new FakeDiffusionOperations());
+            w.VariationStrength = 0.4f;
+            w.Activate(Rate, 256, offline: true);
+            var (l, r) = Run(w, Signal((int)Rate, Rate), blockSize: c => c % 3 == 0 ? 1000 : 77);
+            fallback = w.FallbackWindows; diffusion = w.DiffusionWindows;
+            return l.Concat(r).ToArray();
+        }
+        var a = RenderOnce(out long fa, out long da);
+        var b = RenderOnce(out _, out _);
+        Assert.Equal(a, b);
+        Assert.Equal(0, fa);
+        Assert.True(da > 10);
+    }
+
+    [Fact]
+    public void Latency_is_constant_and_at_most_8192_samples_at_48_kHz()
+    {
+        using var w = Widener(new FakeDiffusionOperations());
+        foreach (int block in new[] { 0, 32, 512, 2048, 8192 })
+        {
+            w.Activate(Rate, block, offline: false);
+            Assert.InRange(w.LatencySamples, 1, 8192);
+            int first = w.LatencySamples;
+            var l = new float[8192]; var r = new float[8192];
+            var rng = new Random(block);
+            for (int call = 0; call < 20; call++) { int n = rng.Next(0, 8193); w.Process(l.AsSpan(0, n), l.AsSpan(0, n), l, r, n); }
+            Assert.Equal(first, w.LatencySamples);
+        }
+        w.Activate(Rate, 512, offline: false);
+        Assert.Equal(6656, w.LatencySamples); // window 4096 + hop 2048 + block 512
+    }
+
+    [Fact]
+    public void Width_zero_and_bypass_output_exactly_the_delayed_input()
+    {
+        var x = Signal((int)Rate, Rate);
+        foreach (var setup in new Action<StereoWidener>[] { w => w.Width = 0f, w => w.Bypass = true, w => w.Mix = 0f })
+        {
+            using var w = Widener(new FakeDiffusionOperations());
+            setup(w);
+            w.Activate(Rate, 512, offline: true);
+            var (l, r) = Run(w, x);
+            int d = w.LatencySamples;
+            for (int i = 0; i < x.Length; i++)
+            {
+                float expected = i >= d ? x[i - d] : 0f;
+                Assert.Equal(expected, l[i]);
+                Assert.Equal(expected, r[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Stereo_input_has_its_mid_widened_and_its_own_side_kept()
+    {
+        var xl = Signal((int)Rate, Rate, seed: 1);
+        var xr = Signal((int)Rate, Rate, seed: 2);
+        using (var dry = Widener(new FakeDiffusionOperations()))
+        {
+            dry.Width = 0f;
+            dry.Activate(Rate, 512, offline: true);
+            var (l, r) = Run(dry, xl, xr);
+            int d = dry.LatencySamples;
+            for (int i = d; i < xl.Length; i++)
+            {
+                Assert.Equal(xl[i - d], l[i], 1e-6f);
+                Assert.Equal(xr[i - d], r[i], 1e-6f);
+            }
+        }
+        using var wet = Widener(new FakeDiffusionOperations());
+        wet.Width = 1f; wet.VariationStrength = 0.5f;
+        wet.Activate(Rate, 512, offline: true);
+        var (wl, wr) = Run(wet, xl, xr);
+        int lat = wet.LatencySamples;
+        double sumErr = 0, added = 0;
+        for (int i = lat; i < xl.Length; i++)
+        {
+            double mid = 0.5 * (xl[i - lat] + xr[i - lat]), side = 0.5 * (xl[i - lat] - xr[i - lat]);
+            sumErr += Math.Pow(0.5 * (wl[i] + wr[i]) - mid, 2);
+            added += Math.Pow(0.5 * (wl[i] - wr[i]) - side, 2);
+        }
+        Assert.True(sumErr < 1e-9 * xl.Length, "the mid changed");
+        Assert.True(added > 1e-6 * xl.Length, "no side was added");
+    }
+
+    [Fact]
+    public void NaN_and_infinite_input_give_finite_output()
+    {
+        foreach (bool offline in new[] { true, false })
+        {
+            using var w = Widener(new FakeDiffusionOperations());
+            w.Activate(Rate, 512, offline);
+            var x = Signal((int)Rate, Rate);
+            for (int i = 0; i < x.Length; i += 97) x[i] = i % 3 == 0 ? float.NaN : i % 3 == 1 ? float.PositiveInfinity : float.NegativeInfinity;
+            var (l, r) = Run(w, x);
+            Assert.All(l, v => Assert.True(float.IsFinite(v)));
+            Assert.All(r, v => Assert.True(float.IsFinite(v)));
+            Assert.True(Rms(l) > 1e-3);
+        }
+    }
+
+    [Fact]
+    public void When_the_worker_is_late_a_decorrelator_supplies_the_side_and_is_counted()
+    {
+        var ops = new FakeDiffusionOperations { Gate = new ManualResetEventSlim(true) };
+        using var w = Widener(ops);
+        try
+        {
+            w.VariationStrength = 0.5f;
+            w.Activate(Rate, 512, offline: false);
+            WaitUntil(() => ops.VaryCalls > 0, "warm-up");
+            ops.Gate.Reset(); // the model stalls: nothing more arrives
+            var x = Signal((int)Rate * 2, Rate);
+            var (l, r) = Run(w, x);
+            int d = w.LatencySamples;
+            Assert.True(w.FallbackWindows >= (x.Length - d) / w.HopSamples - 2, $"only {w.FallbackWindows} fallback windows counted");
+            Assert.True(MonoSumErrorDb(x, l, r, d) < -90);
+            Assert.True(SideLevelDb(l, r, d + 2048) > -40, "no side while the worker is late");
+        }
+        finally { ops.Gate.Set(); }
+    }
+
+    [Fact]
+    public void Without_a_model_the_widener_reports_fallback_and_still_widens()
+    {
+        using var w = Widener(null);
+        w.Activate(Rate, 512, offline: false);
+        WaitUntil(() => w.Status == ModelStatus.Fallback, "fallback status");
+        Assert.Contains("/nowhere/manifest.json", w.StatusMessage);
+        var x = Signal((int)Rate, Rate);
+        var (l, r) = Run(w, x);
+        Assert.True(MonoSumErrorDb(x, l, r, w.LatencySamples) < -90);
+        Assert.True(SideLevelDb(l, r, w.LatencySamples) > -40);
+        Assert.True(w.FallbackWindows > 0);
+    }
+
+    [Theory]
+    [InlineData(22050)]
+    [InlineData(44100)]
+    [InlineData(96000)]
+    [InlineData(192000)]
+    public void Odd_rates_and_changing_block_sizes_keep_the_mono_sum_exact(int rateHz)
+    {
+        foreach (bool offline in new[] { true, false })
+        {
+            using var w = Widener(new FakeDiffusionOperations());
+            w.Activate(rateHz, 1024, offline);
+            Assert.InRange(w.LatencySamples, 1, (int)Math.Ceiling(8192 * rateHz / 48000.0) + 1);
+            var rng = new Random(rateHz);
+            var x = Signal(rateHz, rateHz);
+            var (l, r) = Run(w, x, blockSize: c => c % 5 == 0 ? 0 : rng.Next(1, 8193));
+            Assert.True(MonoSumErrorDb(x, l, r, w.LatencySamples) < -90, $"{rateHz} Hz offline {offline}");
+            Assert.All(l, v => Assert.True(float.IsFinite(v)));
+        }
+    }
+
+    [Fact]
+    public void Process_allocates_nothing_across_ten_thousand_calls_while_widening()
+    {
+        using var w = Widener(new FakeDiffusionOperations());
+        w.Width = 1f; w.VariationStrength = 0.3f;
+        w.Activate(Rate, 512, offline: false);
+        var x = Signal(512 * 16, Rate);
+        var il = new float[512]; var ir = new float[512]; var ol = new float[512]; var or = new float[512];
+        void Block(int i)
+        {
+            Array.Copy(x, (i % 16) * 512, il, 0, 512);
+            Array.Copy(x, ((i + 5) % 16) * 512, ir, 0, 512);
+            if (i % 2 == 0) w.Process(il, il, ol, or, 512); else w.Process(il, ir, ol, or, 512);
+        }
+        for (int i = 0; i < 500; i++) Block(i);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++) Block(i);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(w.FallbackWindows + w.DiffusionWindows > 1000);
+    }
+
+    [Fact]
+    public void Outputs_may_alias_the_inputs()
+    {
+        var x = Signal(48000, Rate);
+        using var a = Widener(new FakeDiffusionOperations());
+        using var b = Widener(new FakeDiffusionOperations());
+        a.Activate(Rate, 512, offline: true);
+        b.Activate(Rate, 512, offline: true);
+        var (el, er) = Run(a, x);
+        var l = (float[])x.Clone(); var r = (float[])x.Clone();
+        for (int pos = 0; pos < x.Length; pos += 512)
+        {
+            int n = Math.Min(512, x.Length - pos);
+            b.Process(l.AsSpan(pos, n), r.AsSpan(pos, n), l.AsSpan(pos, n), r.AsSpan(pos, n), n);
+        }
+        Assert.Equal(el, l);
+        Assert.Equal(er, r);
+    }
+}
