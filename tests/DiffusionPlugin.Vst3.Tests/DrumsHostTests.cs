@@ -62,17 +62,20 @@ public class DrumsHostTests
     public void Status_says_which_engine_plays_and_why_when_it_is_the_fallback()
     {
         using var p = _module.Create(Signals.Drums);
-        Assert.Equal(0, p.Initialize());
+        p.Start(48000, 512);
         uint status = Signals.ParameterId(p, "Engine Status");
-        var text = p.ParameterText(status, p.GetNormalized(status));
-        Assert.Matches("^(Loading|CPU|CUDA|Fallback)", text);
-        bool modelShipped = File.Exists(Path.Combine(_module.BundlePath, "Contents", "Resources", "models", "drums", "manifest.json"));
-        if (!modelShipped)
+        // The engine loads its model on its worker after activation: wait until it has decided.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (p.ParameterText(status, p.GetNormalized(status)).StartsWith("Loading") && DateTime.UtcNow < deadline)
         {
-            Assert.StartsWith("Fallback", text);
-            Assert.Contains("model not found", text);
+            Assert.Equal(0, p.Process(null, [new float[512], new float[512]], 512));
+            Thread.Sleep(20);
         }
-        Assert.Equal(0, p.Terminate());
+        var text = p.ParameterText(status, p.GetNormalized(status));
+        Assert.Matches("^(CPU|CUDA|Fallback): .{8,}", text); // the label and a human reason
+        bool modelShipped = File.Exists(Path.Combine(_module.BundlePath, "Contents", "Resources", "models", "drums", "manifest.json"));
+        if (!modelShipped) Assert.StartsWith("Fallback", text);
+        p.Stop();
     }
 
     [Fact]
@@ -95,21 +98,38 @@ public class DrumsHostTests
         p.Stop();
     }
 
+    /// <summary>Waits (processing silence) until the engine's worker has loaded its model or settled on the fallback.</summary>
+    internal static string SettledStatus(PluginInstance p, int block)
+    {
+        uint status = Signals.ParameterId(p, "Engine Status");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string text;
+        while ((text = p.ParameterText(status, p.GetNormalized(status))).StartsWith("Loading") && DateTime.UtcNow < deadline)
+        {
+            Assert.Equal(0, p.Process(null, [new float[block], new float[block]], block));
+            Thread.Sleep(20);
+        }
+        return text;
+    }
+
     [Fact]
-    public void Consecutive_hits_of_one_note_differ()
+    public void Consecutive_hits_of_one_note_differ_when_the_model_plays_and_all_sound_in_fallback()
     {
         using var p = _module.Create(Signals.Drums);
         p.Start(48000, 256);
+        string status = SettledStatus(p, 256);
         int latency = (int)p.LatencySamples;
         var frames = new[] { 2000, 26_000, 50_000, 74_000 };
         var (left, _) = Signals.RenderNotes(p, frames.Select(f => (f, 38, 0.8f)), 96_000, 256);
         var hits = frames.Select(f => left.AsSpan(f + latency, 6000).ToArray()).ToArray();
+        foreach (var hit in hits) Assert.True(Signals.Rms(hit) > 1e-3, "every hit is audible");
+        // Variation comes from diffusion: the engine's fallback (no model in the bundle) plays its seeded sound.
+        if (status.StartsWith("Fallback")) return;
         for (int i = 1; i < hits.Length; i++)
         {
             var diff = hits[i].Zip(hits[i - 1], (a, b) => a - b).ToArray();
             double relative = Signals.Rms(diff) / Math.Max(Signals.Rms(hits[i]), 1e-9);
-            Assert.True(relative > 0.01, $"hit {i} equals hit {i - 1} (relative difference {relative})");
-            Assert.True(Signals.Rms(hits[i]) > 1e-3);
+            Assert.True(relative > 0.01, $"hit {i} equals hit {i - 1} (relative difference {relative}, status {status})");
         }
         p.Stop();
     }
@@ -126,9 +146,10 @@ public class DrumsHostTests
             changes.Set(gain, gainNormalized);
             Assert.Equal(0, p.Process(null, [new float[512], new float[512]], 0, changes: changes)); // a parameter-only flush
             Assert.Equal(gainNormalized, p.GetNormalized(gain), 6);
-            var (left, _) = Signals.RenderNotes(p, [(100, 36, 1f)], 8192, 512);
+            // The engine smooths gain changes: play the note once the new gain has settled.
+            var (left, _) = Signals.RenderNotes(p, [(24_000, 36, 1f)], 32_768, 512);
             p.Stop();
-            return Signals.Rms(left);
+            return Signals.Rms(left.AsSpan(24_000));
         }
         double loud = Level(24.0 / 36.0), quiet = Level(0.0); // 0 dB and -24 dB
         Assert.InRange(quiet / loud, 0.05, 0.08); // -24 dB = 0.063

@@ -59,7 +59,7 @@ public class StateHostTests
         using var truncated = new HostStream(blob[..(blob.Length / 2)]);
         Assert.Equal(0, p.SetState(truncated)); // the host is not failed; the plugin keeps working on defaults
         Assert.Equal(Defaults(p), Writable(p));
-        var logs = Directory.GetFiles(_module.LogDirectory, "plugin-*.log");
+        var logs = Directory.GetFiles(_module.LogDirectory, "*.log");
         Assert.NotEmpty(logs);
         string text = string.Concat(logs.Select(f => { using var s = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite); return new StreamReader(s).ReadToEnd(); }));
         Assert.Contains("Diffusion Drums: state not loaded (truncated", text);
@@ -95,12 +95,15 @@ public class StateHostTests
         float[] first;
         using (var a = _module.Create(Signals.Drums))
         {
-            a.Start(48000, 512);
+            Assert.Equal(0, a.Initialize());
             Assert.Equal(0, a.SetNormalized(Signals.ParameterId(a, "Humanize"), 0));
             Assert.Equal(0, a.SetNormalized(Signals.ParameterId(a, "Kit Seed"), 0.1234));
             using var s = new HostStream();
             Assert.Equal(0, a.GetState(s));
             blob = s.Bytes.ToArray();
+            Assert.Equal(0, a.SetupProcessing(48000, 512));
+            Assert.Equal(0, a.SetActive(true));
+            DrumsHostTests.SettledStatus(a, 512);
             first = Signals.RenderNotes(a, [(10, 38, 0.8f)], 12_000, 512).Left;
             a.Stop();
         }
@@ -109,6 +112,7 @@ public class StateHostTests
         using (var s = new HostStream(blob)) Assert.Equal(0, b.SetState(s));
         Assert.Equal(0, b.SetupProcessing(48000, 512));
         Assert.Equal(0, b.SetActive(true));
+        DrumsHostTests.SettledStatus(b, 512);
         var second = Signals.RenderNotes(b, [(10, 38, 0.8f)], 12_000, 512).Left;
         Assert.True(Signals.Rms(first) > 1e-3);
         double diff = Signals.Rms(first.Zip(second, (x, y) => x - y).ToArray());
