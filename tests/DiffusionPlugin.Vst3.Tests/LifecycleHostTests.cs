@@ -129,4 +129,25 @@ public class LifecycleHostTests
         Assert.All(outs[0], v => Assert.Equal(0f, v));
         Assert.Equal(0, p.Terminate());
     }
+
+    [Fact]
+    public void A_sample_rate_the_engine_cannot_run_still_activates_and_the_widener_passes_audio_through()
+    {
+        using var p = _module.Create(Signals.Widener);
+        Assert.Equal(0, p.Initialize());
+        Assert.Equal(0, p.SetupProcessing(1234.5678, 512));
+        Assert.Equal(0, p.SetActive(true));
+        var x = Signals.Noise(512, 21);
+        var outs = new[] { new float[512], new float[512] };
+        Assert.Equal(0, p.Process([x, x], outs, 512));
+        Assert.Equal(x, outs[0]);
+        Assert.Equal(x, outs[1]);
+        Assert.Equal(0u, p.LatencySamples);
+        Assert.Equal(0, p.SetActive(false));
+        Assert.Equal(0, p.SetupProcessing(48000, 512)); // and it recovers at a normal rate
+        Assert.Equal(0, p.SetActive(true));
+        Assert.Equal(0, p.Process([x, x], outs, 512));
+        Assert.True(Signals.AllFinite(outs[0]));
+        p.Stop();
+    }
 }

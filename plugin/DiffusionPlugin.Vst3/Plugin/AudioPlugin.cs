@@ -54,6 +54,8 @@ internal abstract class AudioPlugin : IDisposable
     protected bool Offline { get; private set; }
     protected bool IsActive { get; private set; }
     protected bool IsInitialized { get; private set; }
+    /// <summary>False while active when the engine refused to start: Render must not call it.</summary>
+    protected bool EngineRunning { get; private set; }
 
     public virtual int LatencySamples => 0;
     public virtual int TailSamples => 0;
@@ -87,8 +89,30 @@ internal abstract class AudioPlugin : IDisposable
     {
         if (active == IsActive) return;
         if (active && !IsInitialized) Initialize();
-        if (active) { OnActivate(); IsActive = true; AfterActivate(); }
-        else { IsActive = false; OnDeactivate(); }
+        if (active)
+        {
+            try
+            {
+                OnActivate();
+                EngineRunning = true;
+            }
+            catch (Exception e)
+            {
+                // An engine that refuses this setup (e.g. a sample rate it cannot run at) must not fail the host:
+                // the plugin stays active, passes audio through or stays silent, and says why in the log.
+                EngineRunning = false;
+                PluginLog.Warn($"{Class.Name}: engine not started at {SampleRateHz} Hz / {MaxBlockFrames} frames " +
+                               $"({e.GetType().Name}: {e.Message}); passing audio through");
+            }
+            IsActive = true;
+            AfterActivate();
+        }
+        else
+        {
+            IsActive = false;
+            if (EngineRunning) OnDeactivate();
+            EngineRunning = false;
+        }
     }
 
     /// <summary>Main thread, after activation completed: a safe place to tell the host about a new latency.</summary>

@@ -44,7 +44,7 @@ internal sealed class DrumsPlugin : AudioPlugin
     public override bool TrySetChannelCounts(ReadOnlySpan<int> inputs, ReadOnlySpan<int> outputs)
         => inputs.Length == 0 && outputs.Length == 1 && outputs[0] == 2;
 
-    public override int LatencySamples => _engine?.LatencySamples ?? 0;
+    public override int LatencySamples => EngineRunning ? _engine?.LatencySamples ?? 0 : 0;
 
     /// <summary>The exact kit seed (the parameter shows it; state stores it).</summary>
     public ulong KitSeed => (ulong)Parameters.Find(KitSeedId)!.Plain;
@@ -96,7 +96,7 @@ internal sealed class DrumsPlugin : AudioPlugin
     {
         var engine = _engine;
         var right = piece.OutRight.IsEmpty ? _scratch.AsSpan(0, piece.Frames) : piece.OutRight;
-        if (engine == null) { piece.OutLeft.Clear(); right.Clear(); return; }
+        if (engine == null || !EngineRunning) { piece.OutLeft.Clear(); right.Clear(); return; }
         foreach (var note in piece.Notes)
         {
             int offset = note.SampleOffset - pieceStart;

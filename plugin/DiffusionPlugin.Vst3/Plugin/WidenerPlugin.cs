@@ -43,7 +43,7 @@ internal sealed class WidenerPlugin : AudioPlugin
     {
         get
         {
-            int latency = _engine?.LatencySamples ?? 0;
+            int latency = EngineRunning ? _engine?.LatencySamples ?? 0 : 0;
             Volatile.Write(ref _latencyToldHost, latency);
             return latency;
         }
@@ -76,7 +76,7 @@ internal sealed class WidenerPlugin : AudioPlugin
 
     protected override void AfterActivate()
     {
-        int latency = _engine?.LatencySamples ?? 0;
+        int latency = EngineRunning ? _engine?.LatencySamples ?? 0 : 0;
         if (latency != Volatile.Read(ref _latencyToldHost)) RestartRequested?.Invoke(RestartReason.Latency);
     }
 
@@ -99,9 +99,15 @@ internal sealed class WidenerPlugin : AudioPlugin
         var engine = _engine;
         int n = piece.Frames;
         var right = piece.OutRight.IsEmpty ? _scratch.AsSpan(0, n) : piece.OutRight;
-        if (engine == null) { piece.OutLeft.Clear(); right.Clear(); return; }
         var inLeft = piece.InLeft.IsEmpty ? _silence.AsSpan(0, n) : piece.InLeft;
         var inRight = piece.InRight.IsEmpty ? inLeft : piece.InRight;
+        if (engine == null || !EngineRunning)
+        {
+            // No engine at this setup: dry pass-through (copy order is safe when outputs alias inputs).
+            inLeft.CopyTo(piece.OutLeft);
+            inRight.CopyTo(right);
+            return;
+        }
         engine.Process(inLeft, inRight, piece.OutLeft, right, n);
     }
 
