@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+case "${1:-}" in
+  -h|--help)
+    echo "Usage: bash installer/setup.sh [install.sh options, e.g. --system --cuda]"
+    echo "Installs apt packages and NuGet packages, builds, installs the plugin, renders the demos into artifacts/demo/."
+    exit 0 ;;
+esac
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 start=$SECONDS
 step() { echo; echo "== setup: $1 ($((SECONDS - start)) s)"; }
