@@ -32,7 +32,7 @@ if [ -f plugin/build-bundle.sh ]; then
   if [ -n "$scanner" ] && [ -d artifacts/bundle/DiffusionPlugin.vst3 ]; then
     scan_cache=$(mktemp -d)
     found=$(XDG_CACHE_HOME="$scan_cache" LD_LIBRARY_PATH="$(dirname "$scanner")" timeout 120 "$scanner" -f \
-              artifacts/bundle/DiffusionPlugin.vst3 2>&1 | sed -n 's/.*Found Plugin: //p' | paste -sd, - || true)
+              artifacts/bundle/DiffusionPlugin.vst3 2>&1 | sed -n 's/.*Found Plugin: //p' | paste -sd, - | sed 's/,/, /g' || true)
     rm -rf "$scan_cache"
     if [ -n "$found" ]; then echo "setup: Ardour's VST3 scanner found: $found"
     else skip "Ardour's VST3 scanner found no plugin in the bundle (see the log: \$XDG_STATE_HOME/DiffusionPlugin/logs)"; fi
