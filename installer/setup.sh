@@ -60,21 +60,12 @@ else
   else
     skip "the groove: diffusion-studio render failed (see above)"
   fi
-  # A melodic mono source shows the widener better than drums. fluidsynth plays it (reverb and chorus off, so
-  # the stereo image is the widener's alone), numpy folds it to mono.
-  if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then
-    fluidsynth -ni -q -R 0 -C 0 -g 0.8 -r 44100 -F "$DEMO/melody-stereo.wav" \
-      /usr/share/sounds/sf2/FluidR3_GM.sf2 installer/demo/melody.mid >/dev/null
-    /usr/bin/python3 - "$DEMO/melody-stereo.wav" "$DEMO/melody-mono.wav" <<'PY'
-import sys, numpy as np, soundfile as sf
-x, rate = sf.read(sys.argv[1], dtype="float32", always_2d=True)
-sf.write(sys.argv[2], x.mean(axis=1), rate, subtype="FLOAT")
-PY
-    rm -f "$DEMO/melody-stereo.wav"
+  # A melodic mono source shows the widener better than drums.
+  if bash installer/demo/render_melody.sh "$DEMO/melody-mono.wav"; then
     studio widen "$DEMO/melody-mono.wav" "$DEMO/melody-widened.wav" --width 1.0 --force \
       || skip "widening the melody: diffusion-studio widen failed (see above)"
   else
-    skip "the melody demo: fluidsynth or fluid-soundfont-gm is missing (sudo apt-get install fluidsynth fluid-soundfont-gm)"
+    skip "the melody demo: installer/demo/render_melody.sh failed (see above)"
   fi
   ls -l "$DEMO"
 fi
