@@ -22,8 +22,13 @@ public sealed class StudioContext
     public bool ShowProgress => Console.Profile.Capabilities.Interactive;
 
     /// <summary>The real engine, the process's terminal.</summary>
-    public static StudioContext CreateDefault() =>
-        new(new EngineBackend(), AnsiConsole.Console, System.Console.Error);
+    public static StudioContext CreateDefault()
+    {
+        var console = AnsiConsole.Console;
+        // Piped into a file or another program: no terminal width to respect, so keep each result on one line.
+        if (System.Console.IsOutputRedirected) console.Profile.Width = 240;
+        return new(new EngineBackend(), console, System.Console.Error);
+    }
 
     /// <summary>
     /// Runs <paramref name="work"/> under a progress bar with elapsed time and ETA (when interactive);

@@ -83,7 +83,7 @@ public sealed class GenerateTests : IDisposable
     {
         var run = StudioHarness.Run(h.NewBackend(), "generate", "--class", "all", "--count", "1", "--seed", "3", "--out", h.P("all"));
         Assert.Equal(0, run.ExitCode);
-        var folders = Directory.GetDirectories(h.P("all")).Select(Path.GetFileName).Order().ToArray();
+        var folders = Directory.GetDirectories(h.P("all")).Select(d => Path.GetFileName(d)!).Order().ToArray();
         Assert.Equal(["clap", "crash", "hihat_closed", "hihat_open", "kick", "percussion", "ride", "rim", "snare", "tom"], folders);
     }
 
@@ -239,5 +239,16 @@ public sealed class GenerateTests : IDisposable
         Assert.Contains("cancelled", Assert.Single(run.ErrorLines));
         Assert.Equal(4, h.Files().Length);
         h.AssertNoTemporaryFiles();
+    }
+
+    [Fact]
+    public void A_refused_run_creates_no_folders()
+    {
+        string taken = h.P("o", "tom", "tom-4-0.wav");
+        Directory.CreateDirectory(Path.GetDirectoryName(taken)!);
+        File.WriteAllText(taken, "mine");
+        var run = StudioHarness.Run(h.NewBackend(), "generate", "--class", "all", "--seed", "4", "--out", h.P("o"));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(["tom"], Directory.GetDirectories(h.P("o")).Select(d => Path.GetFileName(d)!));
     }
 }

@@ -39,18 +39,6 @@ public sealed class AnalyticModelFactAttribute : FactAttribute
     }
 }
 
-/// <summary>A fact that needs the test model and the real-time engines (render, widen).</summary>
-public sealed class AnalyticRealtimeFactAttribute : FactAttribute
-{
-    public AnalyticRealtimeFactAttribute()
-    {
-        if (RepoModels.Find(RepoModels.AnalyticRelative) is null)
-            Skip = $"{RepoModels.AnalyticRelative} is not in this checkout (the engine's closed-form test model)";
-        else if (!EngineBackend.HasRealtimeEngines)
-            Skip = "the real-time engines (RealtimeEngines) are not in this build yet";
-    }
-}
-
 /// <summary>A fact that needs the shipped model (models/drums with its .onnx); skipped with the reason when it is absent.</summary>
 public sealed class ShippedModelFactAttribute : FactAttribute
 {
@@ -117,6 +105,51 @@ public sealed class RealEngineTests : IDisposable
     }
 
     [AnalyticModelFact]
+    public void Interpolate_on_the_real_engine_starts_at_seed_a_and_ends_at_seed_b()
+    {
+        string[] common = ["--steps", "4", "--device", "cpu", "--model", Analytic];
+        Assert.Equal(0, Cli(["generate", "--class", "gaussian", "--seed", "1", .. common, "--out", h.P("a")]).ExitCode);
+        Assert.Equal(0, Cli(["generate", "--class", "gaussian", "--seed", "2", .. common, "--out", h.P("b")]).ExitCode);
+        var run = Cli(["interpolate", "--class", "gaussian", "--seed-a", "1", "--seed-b", "2", "--count", "3", .. common, "--out", h.P("i")]);
+        Assert.True(run.ExitCode == 0, run.Error);
+
+        var a = StudioHarness.ReadWav(h.P("a", "gaussian", "gaussian-1-0.wav")).channels[0];
+        var b = StudioHarness.ReadWav(h.P("b", "gaussian", "gaussian-2-0.wav")).channels[0];
+        var first = StudioHarness.ReadWav(h.P("i", "gaussian", "gaussian-1-2-interp-0.wav")).channels[0];
+        var middle = StudioHarness.ReadWav(h.P("i", "gaussian", "gaussian-1-2-interp-1.wav")).channels[0];
+        var last = StudioHarness.ReadWav(h.P("i", "gaussian", "gaussian-1-2-interp-2.wav")).channels[0];
+        for (int t = 0; t < a.Length; t++) { Assert.Equal(a[t], first[t], 1e-4f); Assert.Equal(b[t], last[t], 1e-4f); }
+        Assert.NotEqual(a, middle);
+        Assert.NotEqual(b, middle);
+    }
+
+    [AnalyticModelFact]
+    public void Extend_and_transfer_on_the_real_engine_keep_the_length_and_write_finite_audio()
+    {
+        var tone = StudioHarness.Sine(200, 22050, 2205);
+        string path = h.WriteWav("low.wav", 22050, 1, tone);
+        string[] common = ["--seed", "4", "--steps", "4", "--device", "cpu", "--model", Analytic];
+        var extend = Cli(["extend", path, .. common]);
+        var transfer = Cli(["transfer", path, "--to", "gaussian", "--strength", "0.5", .. common]);
+
+        Assert.True(extend.ExitCode == 0, extend.Error);
+        Assert.True(transfer.ExitCode == 0, transfer.Error);
+        foreach (var name in new[] { "low-extend-4-0.wav", "low-to-gaussian-4-0.wav" })
+        {
+            var (ch, format) = StudioHarness.ReadWav(h.P(name));
+            Assert.Equal(44100, format.SampleRate);
+            Assert.Equal(4410, ch[0].Length);
+            Assert.All(ch[0], v => Assert.True(float.IsFinite(v)));
+        }
+        // Below the cutoff (11025 Hz: the input's Nyquist) the 200 Hz tone survives: strong correlation with the input.
+        var extended = StudioHarness.ReadWav(h.P("low-extend-4-0.wav")).channels[0];
+        var reference = StudioHarness.Sine(200, 44100, 4410);
+        double dot = 0, ea = 0, eb = 0;
+        for (int t = 0; t < 4410; t++) { dot += extended[t] * reference[t]; ea += extended[t] * extended[t]; eb += reference[t] * reference[t]; }
+        Assert.True(dot / Math.Sqrt(ea * eb) > 0.5, $"correlation {dot / Math.Sqrt(ea * eb)}");
+    }
+
+    [AnalyticModelFact]
     public void Info_names_the_test_model_and_the_cpu_provider_with_its_reason()
     {
         var run = Cli("info", "--device", "cpu", "--model", Analytic);
@@ -150,7 +183,7 @@ public sealed class RealEngineTests : IDisposable
         Assert.False(Directory.Exists(h.P("o")));
     }
 
-    [AnalyticRealtimeFact]
+    [AnalyticModelFact]
     public void Render_through_the_real_drum_engine_offline_is_deterministic_and_follows_the_kit_seed()
     {
         string mid = h.WriteMidi("g.mid", 480, [(0, 500_000)], [(0, 36, 120), (240, 42, 90), (480, 38, 110), (720, 42, 80)]);
@@ -168,7 +201,7 @@ public sealed class RealEngineTests : IDisposable
         Assert.Contains(audioA[0], v => Math.Abs(v) > 1e-3);
     }
 
-    [AnalyticRealtimeFact]
+    [AnalyticModelFact]
     public void Widen_through_the_real_widener_keeps_the_mono_sum_and_adds_a_side()
     {
         var input = StudioHarness.Sine(330, 44100, 44100 / 2, 0.3f);
@@ -198,7 +231,7 @@ public sealed class RealEngineTests : IDisposable
             Assert.True(run.ExitCode == 0, run.Error);
         }
         var manifest = ManifestInfo.Read(model);
-        foreach (var file in h.Files())
+        foreach (var file in h.Files(h.P("pack")))
         {
             var (ch, format) = StudioHarness.ReadWav(h.P(file));
             Assert.Equal(manifest.SampleRateHz, format.SampleRate);
@@ -206,6 +239,11 @@ public sealed class RealEngineTests : IDisposable
             Assert.True(ch[0].Max(Math.Abs) > 1e-3, $"{file} is silent");
         }
         Assert.Equal(4, h.Files().Length);
+
+        // The file's own reproduce line (one item, so a batch of one) gives the same bytes as the batched pack.
+        var again = Cli("generate", "--class", "snare", "--first-index", "1", "--count", "1", "--seed", "1", "--steps", "4", "--device", "cpu", "--model", model, "--out", h.P("again"));
+        Assert.True(again.ExitCode == 0, again.Error);
+        Assert.Equal(File.ReadAllBytes(h.P("pack", "snare", "snare-1-1.wav")), File.ReadAllBytes(h.P("again", "snare", "snare-1-1.wav")));
     }
 
     [ShippedModelFact]

@@ -207,4 +207,37 @@ public sealed class SourceCommandTests : IDisposable
         Assert.Contains("long.wav: 61 s is longer than the 60 s one edit handles", Assert.Single(run.ErrorLines));
         Assert.Equal(0, backend.Loads);
     }
+
+    [Theory]
+    [InlineData(8, 1e-2f)]
+    [InlineData(16, 1e-4f)]
+    [InlineData(24, 1e-6f)]
+    [InlineData(32, 0f)]
+    public void Pcm_and_float_inputs_of_every_common_depth_are_read_at_full_scale(int bits, float tolerance)
+    {
+        var tone = StudioHarness.Sine(500, 16000, 1600, 0.7f);
+        string path = h.WriteWav($"in{bits}.wav", 16000, 1, tone, bits);
+        var run = StudioHarness.Run(h.NewBackend(), "vary", path, "--strength", "0", "--seed", "1");
+        Assert.Equal(0, run.ExitCode);
+        var output = StudioHarness.ReadWav(h.P($"in{bits}-vary-1-0.wav")).channels[0];
+        for (int i = 0; i < tone.Length; i++) Assert.Equal(tone[i], output[i], tolerance);
+    }
+
+    [Fact]
+    public void A_variation_is_redone_alone_from_the_command_in_its_metadata()
+    {
+        string input = MonoInput();
+        Assert.Equal(0, StudioHarness.Run(h.NewBackend(), "vary", input, "--strength", "0.4", "--count", "3", "--seed", "30", "--class", "rim").ExitCode);
+        string third = h.P("hit-vary-30-2.wav");
+        var args = WavMetadata.ReadComment(third)!.Split(' ').Skip(1).Concat(["--out", h.P("again")]).ToArray();
+        Assert.Contains("--first-index", args);
+
+        var backend = h.NewBackend();
+        var rerun = StudioHarness.Run(backend, args);
+
+        Assert.Equal(0, rerun.ExitCode);
+        Assert.Equal([32UL], backend.Operations!.Seeds);
+        Assert.Equal(["again/hit-vary-30-2.wav"], h.Files(h.P("again")));
+        Assert.Equal(File.ReadAllBytes(third), File.ReadAllBytes(h.P("again", "hit-vary-30-2.wav")));
+    }
 }

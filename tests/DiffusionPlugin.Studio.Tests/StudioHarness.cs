@@ -73,7 +73,12 @@ sealed class StudioHarness : IDisposable
         string path = P(name);
         var format = bits == 32 ? WaveFormat.CreateIeeeFloatWaveFormat(rateHz, channels) : new WaveFormat(rateHz, bits, channels);
         using var w = new WaveFileWriter(path, format);
-        w.WriteSamples(interleaved, 0, interleaved.Length);
+        if (bits == 8)
+        {
+            var bytes = interleaved.Select(v => (byte)Math.Clamp(Math.Round(v * 127 + 128), 0, 255)).ToArray();
+            w.Write(bytes, 0, bytes.Length);
+        }
+        else w.WriteSamples(interleaved, 0, interleaved.Length);
         return path;
     }
 

@@ -6,8 +6,6 @@ namespace DiffusionPlugin.Studio.Backend;
 /// <summary>The real engine behind the studio: the same model loader and real-time engines the plugin runs.</summary>
 public sealed class EngineBackend : IStudioBackend
 {
-    static string DefaultManifestRelativePath => ModelLocator.RelativeDefaultManifest;
-
     /// <summary>--model (a manifest or its folder), else $DIFFUSIONPLUGIN_MODEL, else the shipped model found upwards from the program.</summary>
     public string ResolveManifestPath(string? modelOption) => ModelLocator.ResolveOrThrow(modelOption);
 
@@ -40,29 +38,9 @@ public sealed class EngineBackend : IStudioBackend
         }
     }
 
-    public IDrumInstrument CreateDrums(EngineOptions options) => (IDrumInstrument)CreateRealtime("CreateDrums", options);
+    /// <summary>The same drum engine the plugin runs; it loads the model itself (offline: inside Activate).</summary>
+    public IDrumInstrument CreateDrums(EngineOptions options) => RealtimeEngines.CreateDrums(options);
 
-    public IStereoWidener CreateWidener(EngineOptions options) => (IStereoWidener)CreateRealtime("CreateWidener", options);
-
-    /// <summary>
-    /// Interim: the real-time engines (RealtimeEngines.CreateDrums/CreateWidener) are being merged in parallel; until
-    /// they are in this build they are found by name, and their absence is a one-line model error.
-    /// </summary>
-    static object CreateRealtime(string factory, EngineOptions options)
-    {
-        var type = typeof(IRealtimeEngine).Assembly.GetType("DiffusionPlugin.Engine.Realtime.RealtimeEngines");
-        var method = type?.GetMethod(factory, [typeof(EngineOptions), typeof(Func<IDiffusionOperations>)]);
-        if (method is null)
-            throw new ModelLoadException(options.ManifestPath ?? DefaultManifestRelativePath, $"this build has no real-time engine (RealtimeEngines.{factory} missing)");
-        try { return method.Invoke(null, [options, null])!; }
-        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
-            throw;
-        }
-    }
-
-    /// <summary>Whether this build has the real-time engines (render, widen).</summary>
-    public static bool HasRealtimeEngines =>
-        typeof(IRealtimeEngine).Assembly.GetType("DiffusionPlugin.Engine.Realtime.RealtimeEngines") is not null;
+    /// <summary>The same widener the plugin runs; it loads the model itself (offline: inside Activate).</summary>
+    public IStereoWidener CreateWidener(EngineOptions options) => RealtimeEngines.CreateWidener(options);
 }

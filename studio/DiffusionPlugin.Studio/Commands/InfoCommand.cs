@@ -14,8 +14,8 @@ public sealed class InfoCommand(StudioContext context) : StudioCommand<InfoSetti
         using LoadedModel model = LoadModel(s);
         var den = model.Denoiser;
         var m = model.Manifest;
-        var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
-        void Row(string key, string value) => grid.AddRow(new Text(key), new Text(value));
+        var rows = new List<(string key, string value)>();
+        void Row(string key, string value) => rows.Add((key, value));
         Row("model", m.Name + (m.IsAnalytic ? " (closed-form test model)" : ""));
         Row("manifest", model.ManifestPath);
         if (m.ModelFile is { } f) Row("onnx", Path.Combine(Path.GetDirectoryName(model.ManifestPath)!, f));
@@ -28,7 +28,8 @@ public sealed class InfoCommand(StudioContext context) : StudioCommand<InfoSetti
         if (m.Parameterization is { } p) Row("parameterization", p);
         Row("defaults", $"{m.Defaults.Sampler}, {m.Defaults.Schedule} schedule, {m.Defaults.Steps} steps, guidance {F(m.Defaults.Guidance)}");
         if (m.TrainingData is { } t) Row("training data", t);
-        Context.Console.Write(grid);
+        int width = rows.Max(r => r.key.Length);
+        foreach (var (key, value) in rows) Context.Console.WriteLine($"{key.PadRight(width)}  {value}");
         return StudioExitCodes.Success;
     }
 }

@@ -14,7 +14,7 @@ public class OfflineEngineSettings : OutputSettings
     [CommandOption("--block <FRAMES>")]
     [Description("Block size handed to the engine, as a host would")]
     [DefaultValue(512)]
-    public int Block { get; init; } = 512;
+    public int BlockFrames { get; init; } = 512;
 
     [CommandOption("--allow-fallback")]
     [Description("Render even when the model cannot load (the engine's fallback sound / DSP decorrelator)")]
@@ -28,7 +28,7 @@ public class OfflineEngineSettings : OutputSettings
     {
         var b = base.Validate();
         if (!b.Successful) return b;
-        if (Block is < 1 or > 8192) return ValidationResult.Error($"--block: {Block} is outside 1..8192");
+        if (BlockFrames is < 1 or > 8192) return ValidationResult.Error($"--block: {BlockFrames} is outside 1..8192");
         if (LoadTimeoutSeconds < 1) return ValidationResult.Error($"--load-timeout: {LoadTimeoutSeconds} is not positive");
         return ValidationResult.Success();
     }
@@ -46,7 +46,7 @@ public abstract class OfflineEngineCommand<TSettings>(StudioContext context) : S
     /// <summary>Activates offline and waits until the engine leaves <see cref="ModelStatus.Loading"/>.</summary>
     protected void ActivateOffline(IRealtimeEngine engine, TSettings s, double rateHz, string manifestPath, CancellationToken cancellation)
     {
-        engine.Activate(rateHz, s.Block, offline: true);
+        engine.Activate(rateHz, s.BlockFrames, offline: true);
         var deadline = Stopwatch.StartNew();
         Context.WithStatus("loading model", () =>
         {
@@ -144,14 +144,14 @@ public sealed class WidenCommand(StudioContext context) : OfflineEngineCommand<W
         {
             int latency = Math.Max(0, widener.LatencySamples);
             long total = (long)frames + latency;
-            var bl = new float[s.Block]; var br = new float[s.Block];
-            var ol = new float[s.Block]; var or = new float[s.Block];
+            var bl = new float[s.BlockFrames]; var br = new float[s.BlockFrames];
+            var ol = new float[s.BlockFrames]; var or = new float[s.BlockFrames];
             Context.WithProgress($"widen {Path.GetFileName(s.Input)}", total, advance =>
             {
-                for (long pos = 0; pos < total; pos += s.Block)
+                for (long pos = 0; pos < total; pos += s.BlockFrames)
                 {
                     cancellation.ThrowIfCancellationRequested();
-                    int n = (int)Math.Min(s.Block, total - pos);
+                    int n = (int)Math.Min(s.BlockFrames, total - pos);
                     Fill(inL, pos, bl.AsSpan(0, n));
                     if (!ReferenceEquals(inL, inR)) Fill(inR, pos, br.AsSpan(0, n));
                     widener.Process(bl.AsSpan(0, n), ReferenceEquals(inL, inR) ? bl.AsSpan(0, n) : br.AsSpan(0, n), ol.AsSpan(0, n), or.AsSpan(0, n), n);
@@ -166,11 +166,11 @@ public sealed class WidenCommand(StudioContext context) : OfflineEngineCommand<W
             });
             string reproduce = CommandLine("widen",
                 [("", Path.GetFullPath(s.Input)), ("", Path.GetFullPath(s.Output)), ("--width", s.Width), ("--mix", s.Mix),
-                 ("--strength", widener.VariationStrength), ("--block", s.Block), ("--model", s.Model is null ? null : options.ManifestPath)]);
+                 ("--strength", widener.VariationStrength), ("--block", s.BlockFrames), ("--model", s.Model is null ? null : options.ManifestPath)]);
             var meta = new Dictionary<string, object?>
             {
                 ["tool"] = StudioApp.ApplicationName, ["command"] = "widen", ["source"] = Path.GetFullPath(s.Input),
-                ["width"] = s.Width, ["mix"] = s.Mix, ["strength"] = widener.VariationStrength, ["block"] = s.Block,
+                ["width"] = s.Width, ["mix"] = s.Mix, ["strength"] = widener.VariationStrength, ["block"] = s.BlockFrames,
                 ["latencySamples"] = latency, ["engineStatus"] = StatusName(widener.Status), ["fallbackWindows"] = widener.FallbackWindows,
                 ["manifest"] = options.ManifestPath, ["sampleRateHz"] = clip.SampleRateHz,
             };
@@ -270,14 +270,14 @@ public sealed class RenderCommand(StudioContext context) : OfflineEngineCommand<
             int latency = Math.Max(0, drums.LatencySamples);
             long total = frames + latency;
             var outL = new float[frames]; var outR = new float[frames];
-            var bl = new float[s.Block]; var br = new float[s.Block];
+            var bl = new float[s.BlockFrames]; var br = new float[s.BlockFrames];
             int next = 0;
             Context.WithProgress($"render {Path.GetFileName(s.Input)}", total, advance =>
             {
-                for (long pos = 0; pos < total; pos += s.Block)
+                for (long pos = 0; pos < total; pos += s.BlockFrames)
                 {
                     cancellation.ThrowIfCancellationRequested();
-                    int n = (int)Math.Min(s.Block, total - pos);
+                    int n = (int)Math.Min(s.BlockFrames, total - pos);
                     for (; next < events.Length && events[next].frame < pos + n; next++)
                     {
                         var (frame, e) = events[next];
@@ -297,12 +297,12 @@ public sealed class RenderCommand(StudioContext context) : OfflineEngineCommand<
             string reproduce = CommandLine("render",
                 [("", Path.GetFullPath(s.Input)), ("", Path.GetFullPath(s.Output)), ("--kit-seed", s.KitSeed), ("--humanize", s.Humanize),
                  ("--steps", drums.Steps), ("--guidance", drums.Guidance), ("--gain", s.GainDb), ("--sample-rate", rate),
-                 ("--tail", s.TailSeconds), ("--block", s.Block), ("--model", s.Model is null ? null : options.ManifestPath)]);
+                 ("--tail", s.TailSeconds), ("--block", s.BlockFrames), ("--model", s.Model is null ? null : options.ManifestPath)]);
             var meta = new Dictionary<string, object?>
             {
                 ["tool"] = StudioApp.ApplicationName, ["command"] = "render", ["source"] = Path.GetFullPath(s.Input),
                 ["seed"] = s.KitSeed, ["kitSeed"] = s.KitSeed, ["humanize"] = s.Humanize, ["steps"] = drums.Steps, ["guidance"] = drums.Guidance,
-                ["gainDb"] = s.GainDb, ["notes"] = groove.NoteCount, ["block"] = s.Block, ["latencySamples"] = latency,
+                ["gainDb"] = s.GainDb, ["notes"] = groove.NoteCount, ["block"] = s.BlockFrames, ["latencySamples"] = latency,
                 ["engineStatus"] = StatusName(drums.Status), ["freshHits"] = drums.FreshHits, ["reusedHits"] = drums.ReusedHits,
                 ["manifest"] = options.ManifestPath, ["sampleRateHz"] = rate,
             };

@@ -151,6 +151,11 @@ public class SourceSettings : SamplingSettings
     [DefaultValue(1)]
     public int Count { get; init; } = 1;
 
+    [CommandOption("--first-index <N>")]
+    [Description("Index of the first result (redo result i alone with --first-index i --count 1)")]
+    [DefaultValue(0)]
+    public int FirstIndex { get; init; }
+
     [CommandOption("--out <DIR>")]
     [Description("Output folder (default: the input's folder)")]
     public string? Out { get; init; }
@@ -160,6 +165,7 @@ public class SourceSettings : SamplingSettings
         var b = base.Validate();
         if (!b.Successful) return b;
         if (Count is < 1 or > 100000) return ValidationResult.Error($"--count: {Count} is outside 1..100000");
+        if (FirstIndex < 0) return ValidationResult.Error($"--first-index: {FirstIndex} is negative");
         return ValidationResult.Success();
     }
 }

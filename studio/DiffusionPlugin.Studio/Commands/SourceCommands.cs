@@ -54,7 +54,8 @@ public abstract class SourceCommand<TSettings>(StudioContext context) : StudioCo
         string folder = s.Out ?? Path.GetDirectoryName(Path.GetFullPath(s.Input))!;
         string tag = Tag(s, model);
         var outputs = new OutputFiles(s.Force);
-        var paths = Enumerable.Range(0, s.Count).Select(i => outputs.Plan(Path.Combine(folder, $"{stem}-{tag}-{seed}-{i}.wav"))).ToArray();
+        var indices = Enumerable.Range(s.FirstIndex, s.Count).ToArray();
+        var paths = indices.Select(i => outputs.Plan(Path.Combine(folder, $"{stem}-{tag}-{seed}-{i}.wav"))).ToArray();
 
         var written = new List<string>();
         var clock = Stopwatch.StartNew();
@@ -62,20 +63,21 @@ public abstract class SourceCommand<TSettings>(StudioContext context) : StudioCo
         var extra = Options(s, model);
         Context.WithProgress($"{Name} {Path.GetFileName(s.Input)} (seed {seed})", s.Count, advance =>
         {
-            for (int i = 0; i < s.Count; i++)
+            for (int k = 0; k < s.Count; k++)
             {
                 cancellation.ThrowIfCancellationRequested();
+                int i = indices[k];
                 ulong itemSeed = unchecked(seed + (ulong)i);
                 var job = new Job(model, options, source, source.Length, frames, new DiffusionConditioning(classId, velocity), itemSeed, i);
                 RunOne(s, job, output);
                 string reproduce = CommandLine(Name,
-                    [("", Path.GetFullPath(s.Input)), .. extra, ("--seed", seed), ("--count", i + 1), ("--velocity", s.Velocity),
+                    [("", Path.GetFullPath(s.Input)), .. extra, ("--seed", seed), ("--first-index", i), ("--count", 1), ("--velocity", s.Velocity),
                      .. SamplingOptionsForCommandLine(options, model, s)]);
                 var meta = Metadata(Name, model, options,
                     [("seed", itemSeed), ("baseSeed", seed), ("index", i), ("source", Path.GetFullPath(s.Input)),
                      ("velocity", s.Velocity), .. extra.Select(e => (e.Item1.TrimStart('-'), e.Item2))]);
-                WriteWav(outputs, paths[i], output.AsSpan(0, Math.Min(frames, output.Length)), 1, den.SampleRateHz, s.Format, reproduce, meta);
-                written.Add(paths[i]);
+                WriteWav(outputs, paths[k], output.AsSpan(0, Math.Min(frames, output.Length)), 1, den.SampleRateHz, s.Format, reproduce, meta);
+                written.Add(paths[k]);
                 advance(1);
             }
         });

@@ -22,38 +22,38 @@ public sealed class OutputFiles
         if (!planned.Add(full)) throw new StudioException($"{path}: two outputs would get the same name");
         if (Directory.Exists(full)) throw new StudioException($"{path}: is a folder; give a file name");
         if (File.Exists(full) && !force) throw new StudioException($"{path}: already exists (use --force to overwrite)");
-        EnsureWritableFolder(Path.GetDirectoryName(full)!);
+        string folder = Path.GetDirectoryName(full)!;
+        if (checkedFolders.Add(folder)) CheckWritableFolder(folder);
         return full;
     }
 
-    static readonly HashSet<string> probed = new(StringComparer.Ordinal);
+    readonly HashSet<string> checkedFolders = new(StringComparer.Ordinal);
 
-    /// <summary>Creates <paramref name="folder"/> if needed and proves a file can be created in it.</summary>
-    public static void EnsureWritableFolder(string folder)
+    /// <summary>
+    /// Proves <paramref name="folder"/> can hold new files without creating it yet (so a later refusal leaves no empty
+    /// folders): the nearest folder that exists must be a folder, and a file can be created in it.
+    /// </summary>
+    public static void CheckWritableFolder(string folder)
     {
-        lock (probed) { if (probed.Contains(folder)) return; }
-        try
+        string existing = folder;
+        while (!Directory.Exists(existing))
         {
-            Directory.CreateDirectory(folder);
+            if (File.Exists(existing)) throw new StudioException($"{folder}: cannot create the output folder ({existing} is a file)");
+            existing = Path.GetDirectoryName(existing) ?? throw new StudioException($"{folder}: cannot create the output folder (no existing parent)");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new StudioException($"{folder}: cannot create the output folder ({FirstLine(e.Message)})");
-        }
-        string probe = Path.Combine(folder, $".diffusion-studio-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        string probe = Path.Combine(existing, $".diffusion-studio-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new StudioException($"{folder}: output folder is not writable ({FirstLine(e.Message)})");
+            throw new StudioException($"{existing}: output folder is not writable ({FirstLine(e.Message)})");
         }
         finally
         {
             try { File.Delete(probe); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
-        lock (probed) probed.Add(folder);
     }
 
     /// <summary>
@@ -66,6 +66,7 @@ public sealed class OutputFiles
         string temp = Path.Combine(folder, $".{Path.GetFileName(finalPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
+            Directory.CreateDirectory(folder);
             write(temp);
             File.Move(temp, finalPath, overwrite: force);
         }
