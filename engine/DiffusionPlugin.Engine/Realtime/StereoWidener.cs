@@ -5,25 +5,31 @@ using DiffusionPlugin.Engine.Diffusion;
 namespace DiffusionPlugin.Engine.Realtime;
 
 /// <summary>
-/// Diffusion Widener: makes a near-identical copy x′ of the input x (a diffusion variation, on 50 %-overlapping Hann
-/// windows crossfaded by overlap-add), takes the side signal s = (x′ − x)/2 and outputs L = x + w·s, R = x − w·s.
+/// Diffusion Widener: makes a near-identical copy x′ of the input x (a diffusion variation, on overlapping windows
+/// crossfaded by overlap-add), takes the side signal s = (x′ − x)/2 and outputs L = x + w·s, R = x − w·s.
 /// L + R = 2x, so the mono sum is exactly the (latency-delayed) input whatever the model does. Stereo input: its mid
 /// is widened and its own side kept.
 /// <para>
-/// Latency, constant for a rate and maximum block size B (both fixed at Activate): window N + B + slack, where the
-/// slack is one hop H when that fits in 8,192 samples at 48 kHz (scaled with the rate), else what is left of that
-/// budget (possibly 0). At 48 kHz (H = 2,048, N = 4,096): 6,656 samples with 512-frame blocks, 8,192 with blocks of
-/// 2,048–4,096, N + B above that (12,288 for 8,192-frame blocks: no window can be ready sooner).
+/// Windows (at 48 kHz, scaled with the rate): hop H = 3,072, overlap R = 1,024, window N = H + R = 4,096; each window
+/// is weighted by a raised-cosine rise over its first R samples, 1 in the middle, and the complementary fall over its
+/// last R samples, so overlapping windows sum to exactly 1 and each sample is varied 1⅓ times on average (not twice,
+/// as with 50 % overlap).
 /// </para>
 /// <para>
-/// Click-free handover: every window's windowed side is stored in two halves (its rising half for hop w, its falling
-/// half for hop w + 1). At each hop boundary the audio thread decides, once for the whole hop, whether window w's
-/// rising half is ready; the falling half of window w − 1 is used in hop w exactly when its rising half was used in hop
-/// w − 1. The Hann weights of the halves in use, W, sum to 1 when both are there, and the velvet-noise decorrelator
-/// fills the rest: s = (halves in use) + (1 − W)·decorrelator. Every window thus fades in and out along its own Hann
-/// shape whether or not its neighbours arrived, so going to the decorrelator and coming back are both crossfades
-/// (over one hop) and there is no step at hop boundaries. Hops whose rising half was missing count as
-/// <see cref="FallbackWindows"/>. A window that comes back too late is simply never used.
+/// Latency, constant for a rate and maximum block size B (both fixed at Activate): N + B + slack, where the slack is
+/// one hop when that fits in 8,192 samples at 48 kHz (scaled with the rate), else what is left of that budget
+/// (possibly 0). At 48 kHz: 7,680 samples with 512-frame blocks, 8,192 with blocks of 1,024–4,096, N + B above that
+/// (12,288 for 8,192-frame blocks: no window can be ready sooner).
+/// </para>
+/// <para>
+/// Click-free handover: window w's weighted side is stored in two parts, its rise and middle for hop w and its fall
+/// for the start of hop w + 1. At each hop boundary the audio thread decides, once for the whole hop, whether window
+/// w is ready; the fall of window w − 1 is used in hop w exactly when window w − 1 was used in hop w − 1. The weights
+/// of the parts in use, W, sum to 1 when both windows are there, and the velvet-noise decorrelator fills the rest:
+/// s = (parts in use) + (1 − W)·decorrelator. Every window thus fades in and out along its own window shape whether
+/// or not its neighbours arrived, so going to the decorrelator and coming back are both crossfades (over R samples)
+/// and there is no step at hop boundaries. Hops whose window was missing count as <see cref="FallbackWindows"/>.
+/// A window that comes back too late is simply never used.
 /// </para>
 /// Offline mode runs the windows synchronously in <see cref="Process"/> so renders are deterministic.
 /// </summary>
@@ -57,9 +63,9 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     // ---- activation ----
     private double _rateHz;
     private bool _offline, _active;
-    private int _hop, _window, _latency, _maxBatch, _steadyBatch;
+    private int _hop, _overlap, _window, _latency, _maxBatch, _steadyBatch;
     private float[] _history = [], _sideIn = [], _rise = [], _fall = [];
-    private float[] _hannRise = [];            // r[i] = 0.5 − 0.5·cos(π·i/H); the falling half is exactly 1 − r[i]
+    private float[] _fadeIn = [];              // r[i] = 0.5 − 0.5·cos(π·i/R) over the overlap; the fall is exactly 1 − r[i]
     private long[] _stamps = [];               // per window (index & _stampMask): window index + 1 once its halves are written
     private long _mask, _stampMask;
     private long _writeIndex;                  // audio writes (release), worker reads (acquire)
@@ -117,6 +123,8 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     public int WindowSamples => _window;
     /// <summary>Hop between windows, in samples at the activated rate (0 before Activate). Any thread.</summary>
     public int HopSamples => _hop;
+    /// <summary>Crossfade between neighbouring windows, in samples at the activated rate (0 before Activate). Any thread.</summary>
+    public int OverlapSamples => _overlap;
     /// <summary>Most windows the worker puts in one denoiser batch (sized from the maximum block at Activate). Any thread.</summary>
     public int MaxBatchWindows => _maxBatch;
 
@@ -144,9 +152,11 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         Deactivate();
         _rateHz = sampleRateHz;
         _offline = offline;
-        // 2,048-sample hop at 48 kHz (≈43 ms), scaled with the rate so the sound does not depend on it.
-        _hop = Math.Max(64, (int)Math.Round(2048 * sampleRateHz / 48000.0));
-        _window = 2 * _hop;
+        // 3,072-sample hop and 1,024-sample crossfade at 48 kHz (64 ms and 21 ms), scaled with the rate so the sound
+        // does not depend on it. A longer window would not fit the latency budget; more overlap costs more model time.
+        _hop = Math.Max(48, (int)Math.Round(3072 * sampleRateHz / 48000.0));
+        _overlap = Math.Max(16, (int)Math.Round(1024 * sampleRateHz / 48000.0));
+        _window = _hop + _overlap;
         // A hop boundary at output sample k needs the window [k, k + N) whole before the block that plays k starts, and
         // that block's own input is not there yet: latency ≥ N + B. The slack on top is the worker's time to compute.
         int block = Math.Clamp(maxBlockFrames, 0, ChunkFrames);
@@ -189,9 +199,9 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         float norm = (float)(1.0 / Math.Sqrt(energy));
         for (int j = 0; j < VelvetTaps; j++) _velvetGain[j] *= norm;
 
-        _winHost = new float[_window]; _xPrime = new float[_window]; _hannRise = new float[_hop];
-        // Periodic Hann of length N = 2H: rising half r[i], falling half 1 − r[i], so overlapping halves sum to exactly 1.
-        for (int i = 0; i < _hop; i++) _hannRise[i] = 0.5f - 0.5f * MathF.Cos(MathF.PI * i / _hop);
+        _winHost = new float[_window]; _xPrime = new float[_window]; _fadeIn = new float[_overlap];
+        // Raised-cosine rise r[i] and fall 1 − r[i]: overlapping windows sum to exactly 1 in floats too.
+        for (int i = 0; i < _overlap; i++) _fadeIn[i] = 0.5f - 0.5f * MathF.Cos(MathF.PI * i / _overlap);
         _cond = new DiffusionConditioning[_maxBatch];
         _seeds = new ulong[_maxBatch];
 
@@ -253,7 +263,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     {
         int frames = inL.Length;
         long mask = _mask;
-        float[] history = _history, sideIn = _sideIn, rise = _rise, fall = _fall, hannRise = _hannRise;
+        float[] history = _history, sideIn = _sideIn, rise = _rise, fall = _fall, fadeIn = _fadeIn;
 
         // 1. Input into the history ring (inputs are read completely before any output is written: they may alias).
         for (int i = 0; i < frames; i++)
@@ -272,7 +282,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         float target = Bypass ? 0f : Width * Mix;
         float w = _appliedWidth, wStep = frames > 0 ? (target - w) / frames : 0f;
         float decLevel = 0.7f * VariationStrength; // rough match of the diffusion side's level, (x′−x)/2
-        int hop = _hop, latency = _latency, hopPos = _hopPos;
+        int hop = _hop, overlap = _overlap, latency = _latency, hopPos = _hopPos;
         long hopIndex = _hopIndex;
         bool useRise = _useRise, useFall = _useFall;
         long fallbackWindows = 0, diffusionWindows = 0;
@@ -293,12 +303,13 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
                 }
                 long ki = k & mask;
                 md = history[ki]; sd = sideIn[ki];
-                if (useRise & useFall) s = rise[ki] + fall[ki];
+                bool inOverlap = hopPos < overlap;
+                if (useRise & (useFall | !inOverlap)) s = inOverlap ? rise[ki] + fall[ki] : rise[ki]; // weights sum to 1
                 else
                 {
-                    float r = hannRise[hopPos], weight = 0f;
+                    float r = inOverlap ? fadeIn[hopPos] : 1f, weight = 0f;
                     if (useRise) { s += rise[ki]; weight += r; }
-                    if (useFall) { s += fall[ki]; weight += 1f - r; }
+                    if (useFall & inOverlap) { s += fall[ki]; weight += 1f - r; }
                     float dec = 0f;
                     for (int j = 0; j < VelvetTaps; j++) dec += _velvetGain[j] * history[(k - _velvetDelay[j]) & mask];
                     s += (1f - weight) * decLevel * dec;
@@ -349,14 +360,14 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
 
     /// <summary>
     /// Computes the oldest windows whose input has arrived and whose hop the audio thread has not yet decided, up to
-    /// <see cref="MaxBatchWindows"/> in one denoiser batch; writes each window's two halves, then release-stores its
+    /// <see cref="MaxBatchWindows"/> in one denoiser batch; writes each window's two parts, then release-stores its
     /// stamp. False when there was nothing to do.
     /// </summary>
     private bool Step()
     {
         if (_ops == null) return false; // no model: the audio thread's decorrelator supplies the side signal
         long written = Volatile.Read(ref _writeIndex);
-        int N = _window, H = _hop, L = _modelLength;
+        int N = _window, H = _hop, R = _overlap, L = _modelLength;
         if (written < N) return false;
         long lastAvailable = (written - N) / H;
         long first = Math.Max(_nextWindow, Volatile.Read(ref _audioHop) + 1);
@@ -387,13 +398,14 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
             long window = first + b, t0 = window * H;
             for (int i = 0; i < N; i++) _winHost[i] = _history[(t0 + i) & mask];
             Resampler.Resample(_modelOut.AsSpan(b * L, L), _modelRateHz, _xPrime, _rateHz);
-            for (int i = 0; i < H; i++)
+            for (int i = 0; i < R; i++)
             {
-                float r = _hannRise[i];
+                float r = _fadeIn[i];
                 _rise[(t0 + i) & mask] = r * 0.5f * (_xPrime[i] - _winHost[i]);
                 _fall[(t0 + H + i) & mask] = (1f - r) * 0.5f * (_xPrime[H + i] - _winHost[H + i]);
             }
-            Volatile.Write(ref _stamps[window & _stampMask], window + 1); // release: both halves are visible first
+            for (int i = R; i < H; i++) _rise[(t0 + i) & mask] = 0.5f * (_xPrime[i] - _winHost[i]);
+            Volatile.Write(ref _stamps[window & _stampMask], window + 1); // release: both parts are visible first
         }
         Volatile.Write(ref _nextWindow, first + count);
         return true;
