@@ -37,6 +37,35 @@ public static class RealtimeFigures
             foreach (int block in new[] { 512, 2048, 4096 })
                 WidenerStreaming(options, Loader(costMs), block, Arg(args, "--stream-seconds", 10.0));
         if (Wants("fresh")) FreshHitRatio(options, Loader(costMs), bars);
+        if (Wants("vary") && model != null) VaryTimes(options);
+    }
+
+    /// <summary>Median time of one widener-shaped Vary call (strength 0.3, window at the model rate) per batch size and step count.</summary>
+    private static void VaryTimes(EngineOptions options)
+    {
+        using var ops = DiffusionModel.Load(ModelLocator.ResolveOrThrow(options.ManifestPath), options.Execution);
+        var d = ops.Denoiser;
+        int length = (Resampler.ScaledLength(4096, Rate, d.SampleRateHz) + d.LengthMultiple - 1) / d.LengthMultiple * d.LengthMultiple;
+        int general = Math.Max(0, d.ClassNames.ToList().IndexOf("general"));
+        foreach (int steps in new[] { 3, 4 })
+        foreach (int batch in new[] { 1, 2, 3 })
+        {
+            var opts = new SamplingOptions { Steps = steps };
+            ops.WarmUp(batch, length, opts);
+            var x = Noise(batch * length); var y = new float[batch * length];
+            var cond = Enumerable.Repeat(new DiffusionConditioning(general, 0.8f), batch).ToArray();
+            var seeds = Enumerable.Range(1, batch).Select(i => (ulong)i).ToArray();
+            ops.Vary(x, cond, seeds, length, 0.3f, opts, y);
+            var times = new double[15];
+            for (int i = 0; i < times.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                ops.Vary(x, cond, seeds, length, 0.3f, opts, y);
+                times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            Array.Sort(times);
+            Console.WriteLine($"vary strength 0.3, steps {steps} (runs {Math.Ceiling(0.3 * steps)}), batch {batch} × {length}: median {times[times.Length / 2]:F2} ms, min {times[0]:F2} ms ({times[times.Length / 2] / batch:F2} ms per window)");
+        }
     }
 
     /// <summary>

@@ -85,6 +85,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     private IDiffusionOperations? _ops;
     private float[] _winHost = [], _xPrime = [], _modelIn = [], _modelOut = [];
     private int _modelRateHz, _modelLength, _classId;
+    private ResamplingPlan? _toModel, _fromModel;
     private DiffusionConditioning[] _cond = [];
     private ulong[] _seeds = [];
     private SamplingOptions _options = new() { Steps = 3 };
@@ -342,6 +343,8 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         int multiple = Math.Max(1, d.LengthMultiple);
         int len = Resampler.ScaledLength(_window, _rateHz, _modelRateHz);
         _modelLength = (len + multiple - 1) / multiple * multiple;
+        _toModel = new ResamplingPlan(_window, _rateHz, _modelLength, _modelRateHz);
+        _fromModel = new ResamplingPlan(_modelLength, _modelRateHz, _window, _rateHz);
         _modelIn = new float[_maxBatch * _modelLength];
         _modelOut = new float[_maxBatch * _modelLength];
         // The general class: the widener's input is anything, not a drum hit.
@@ -386,7 +389,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         {
             long t0 = (first + b) * H;
             for (int i = 0; i < N; i++) _winHost[i] = _history[(t0 + i) & mask];
-            Resampler.Resample(_winHost, _rateHz, _modelIn.AsSpan(b * L, L), _modelRateHz);
+            _toModel!.Apply(_winHost, _modelIn.AsSpan(b * L, L));
             _cond[b] = new DiffusionConditioning(_classId, 0.8f);
             _seeds[b] = AudioMath.Seed(seed, (ulong)(first + b));
         }
@@ -397,7 +400,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         {
             long window = first + b, t0 = window * H;
             for (int i = 0; i < N; i++) _winHost[i] = _history[(t0 + i) & mask];
-            Resampler.Resample(_modelOut.AsSpan(b * L, L), _modelRateHz, _xPrime, _rateHz);
+            _fromModel!.Apply(_modelOut.AsSpan(b * L, L), _xPrime);
             for (int i = 0; i < R; i++)
             {
                 float r = _fadeIn[i];
