@@ -109,6 +109,10 @@ internal sealed class ResamplingPlan
     private readonly int[] _first = [], _count = [];
     private readonly float[] _weights = [];
 
+    /// <summary>How many weights (floats) a plan for this rate change and output length stores.</summary>
+    public static long WeightCount(int destinationLength, double sourceRateHz, double destinationRateHz)
+        => sourceRateHz == destinationRateHz ? 0 : (long)destinationLength * ((int)Math.Ceiling(2 * Resampler.Geometry(sourceRateHz, destinationRateHz).HalfWidth) + 2);
+
     public ResamplingPlan(int sourceLength, double sourceRateHz, int destinationLength, double destinationRateHz)
     {
         _sourceLength = sourceLength; _destinationLength = destinationLength;
