@@ -208,7 +208,9 @@ public static class RealtimeFigures
         drums.Humanize = 0.3f;
         drums.Activate(Rate, Block, offline: false);
         var l = new float[Block]; var r = new float[Block];
-        Thread.Sleep(2000); // load + first pools, as a user would press play a moment after loading
+        var loading = Stopwatch.StartNew();
+        while (drums.Status == ModelStatus.Loading && loading.ElapsedMilliseconds < 60_000) Thread.Sleep(10);
+        Thread.Sleep(2000); // first pools, as a user would press play a moment after the plugin says it is ready
         double sixteenth = Rate * 60.0 / 120.0 / 4.0;
         long total = (long)(bars * 16 * sixteenth);
         int step = 0;
