@@ -177,6 +177,16 @@ public sealed class DiffusionOperations : IDiffusionOperations
         x.CopyTo(output);
     }
 
+    public void WarmUp(int batch, int length, SamplingOptions options)
+    {
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch must be at least 1");
+        var cond = new DiffusionConditioning[batch];
+        var seeds = new ulong[batch];
+        var output = new float[batch * length];
+        // A one-step run touches every buffer a full run of this shape uses (guided batch, scratch, bindings).
+        Generate(cond, seeds, length, options with { Steps = 1 }, output);
+    }
+
     /// <summary>Checks the options, prepares the guided model for the batch and returns the sampler to run.</summary>
     private SamplerFunction Begin(ReadOnlySpan<DiffusionConditioning> conditioning, int length, SamplingOptions options)
     {

@@ -308,6 +308,9 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         Array.Clear(_offlineHitIndex);
         Array.Clear(_seenHits);
         Array.Clear(_busyness);
+        // Until real playing says otherwise, the core kit (kicks, snares, hats) is filled first: with a slow model on a
+        // CPU those are the notes a user plays within the first seconds.
+        foreach (int n in (ReadOnlySpan<int>)[35, 36, 38, 40, 42, 44, 46]) _busyness[n] = 1f;
         for (int n = 0; n < NoteCount; n++) _seenHits[n] = Volatile.Read(ref _noteHits[n]);
         _appliedGain = AudioMath.DbToGain(OutputGainDb);
         _lastBusyTicks = Environment.TickCount64;

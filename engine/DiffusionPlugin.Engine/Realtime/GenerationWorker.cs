@@ -99,6 +99,7 @@ internal sealed class GenerationWorker : IDisposable
 
     private void Run(IGenerationJob job)
     {
+        LowerThreadPriorityOnLinux();
         try
         {
             PrepareSynchronously(job);
@@ -120,6 +121,29 @@ internal sealed class GenerationWorker : IDisposable
         {
             // Never let the worker take the host down: the job keeps its last buffers and the audio thread keeps playing.
             ReportFailure("worker stopped", e);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static extern int SetPriority(int which, int who, int prio);
+
+    /// <summary>
+    /// Thread.Priority is not applied on Linux, so the worker raises its own nice value instead (per thread under
+    /// NPTL; no privilege needed to lower one's priority). On a 2-core machine this is what keeps ONNX Runtime from
+    /// competing with the host's audio thread. Best effort: a failure only means normal priority.
+    /// </summary>
+    private void LowerThreadPriorityOnLinux()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try
+        {
+            const int PrioProcess = 0, Nice = 5;
+            if (SetPriority(PrioProcess, 0, Nice) != 0)
+                _log.Debug("{Worker}: setpriority failed (errno {Errno}); running at normal priority", _name, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+        }
+        catch (Exception e)
+        {
+            _log.Debug(e, "{Worker}: could not lower the worker's priority", _name);
         }
     }
 

@@ -115,7 +115,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         else { Array.Clear(_history); Array.Clear(_sideIn); Array.Clear(_side); }
         _mask = capacity - 1;
         _writeIndex = 0; _sideValidFrom = 0; _sideCompleteTo = 0;
-        _clock = 0; _untilHop = _latency; _blend = 0f; _appliedWidth = Bypass ? 0f : Width * Mix;
+        _clock = 0; _untilHop = _latency + 1; // first hop boundary at input sample k = 0 _blend = 0f; _appliedWidth = Bypass ? 0f : Width * Mix;
 
         // Velvet noise (Karjalainen & Järveläinen): sparse ±1 taps, one per grid cell at a random position, decaying,
         // normalised to unit energy. Cheap, and it decorrelates without colouring much.

@@ -409,4 +409,32 @@ public class DrumInstrumentTests
         drums.Dispose();
         Assert.True(ops.Disposed);
     }
+
+    [Fact]
+    public void Changing_the_kit_seed_refills_the_pools_with_the_new_kit()
+    {
+        using var drums = Drums(new FakeDiffusionOperations());
+        drums.Humanize = 0f; // every variation is the anchor itself: the kit's sound, exactly
+        drums.Activate(Rate, 512, offline: false);
+        var l = new float[512]; var r = new float[512];
+        float[] PlayOne()
+        {
+            // A full pool, less the one most recently played variation it keeps for replay.
+            WaitUntil(() => { drums.Process(l, r, 512); return drums.ReadyVariations(36) >= drums.PoolSize - 1; }, "a full kick pool");
+            drums.NoteOn(0, 36, 1f);
+            drums.Process(l, r, 512);
+            var block = (float[])l.Clone();
+            for (int i = 0; i < 60; i++) drums.Process(l, r, 512); // let it ring out
+            return block;
+        }
+        var first = PlayOne();
+        var again = PlayOne();
+        Assert.Equal(first, again); // humanize 0: the same anchor every time
+        drums.KitSeed = drums.KitSeed + 1;
+        drums.Process(l, r, 512);
+        Assert.Equal(0, drums.ReadyVariations(36)); // old-kit variations went back to be remade
+        var newKit = PlayOne();
+        Assert.NotEqual(first, newKit);
+        Assert.True(Rms(newKit) > 1e-3);
+    }
 }

@@ -278,4 +278,22 @@ public class StereoWidenerTests
         Assert.Equal(el, l);
         Assert.Equal(er, r);
     }
+
+    [Fact]
+    public void A_model_that_fails_mid_stream_hands_over_to_the_decorrelator_without_a_dropout()
+    {
+        var ops = new FakeDiffusionOperations { FailAfterCalls = 6 };
+        using var w = Widener(ops);
+        w.VariationStrength = 0.5f;
+        w.Activate(Rate, 512, offline: true);
+        var x = Signal((int)Rate * 2, Rate);
+        var (l, r) = Run(w, x);
+        Assert.Equal(ModelStatus.Fallback, w.Status);
+        Assert.Contains("fake model failure", w.StatusMessage);
+        Assert.True(ops.Disposed);
+        Assert.True(w.DiffusionWindows > 0 && w.FallbackWindows > 0);
+        Assert.True(MonoSumErrorDb(x, l, r, w.LatencySamples) < -90);
+        int lastSecond = l.Length - (int)Rate;
+        Assert.True(SideLevelDb(l[lastSecond..], r[lastSecond..], 0) > -40, "the side vanished after the failure");
+    }
 }
