@@ -97,6 +97,11 @@ public sealed class DiffusionOperations : IDiffusionOperations
         RequireFinite(source[..length], nameof(source));
         var sampler = Begin([conditioning], length, options);
         var weights = _inpaint.Prepare(source[..length], mask[..length], Math.Max(1, (int)MathF.Round(InpaintCrossfadeSeconds * Denoiser.SampleRateHz)));
+        if (TensorPrimitives.Max(weights) == 0f)
+        {
+            source[..length].CopyTo(output); // nothing masked: nothing to regenerate
+            return;
+        }
         _model.Constraint = _inpaint;
         var sigmas = Schedule(options.Schedule, options.Steps, Denoiser.SigmaMax);
         var x = Buffer(ref _x, length);
