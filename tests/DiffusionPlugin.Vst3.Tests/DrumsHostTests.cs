@@ -116,20 +116,23 @@ public class DrumsHostTests
     public void Consecutive_hits_of_one_note_differ_when_the_model_plays_and_all_sound_in_fallback()
     {
         using var p = _module.Create(Signals.Drums);
-        p.Start(48000, 256);
+        p.Start(48000, 256, offline: true); // offline: the engine may take the time to generate every hit
         string status = SettledStatus(p, 256);
         int latency = (int)p.LatencySamples;
         var frames = new[] { 2000, 26_000, 50_000, 74_000 };
         var (left, _) = Signals.RenderNotes(p, frames.Select(f => (f, 38, 0.8f)), 96_000, 256);
         var hits = frames.Select(f => left.AsSpan(f + latency, 6000).ToArray()).ToArray();
         foreach (var hit in hits) Assert.True(Signals.Rms(hit) > 1e-3, "every hit is audible");
-        // Variation comes from diffusion: the engine's fallback (no model in the bundle) plays its seeded sound.
-        if (status.StartsWith("Fallback")) return;
+        // Variation comes from diffusion. Hits the fallback sound played (no model in the bundle, or a model without
+        // this class) are the kit's seeded sound: the fresh-hit ratio says which case this is.
+        uint freshId = Signals.ParameterId(p, "Fresh Hit Ratio");
+        double fresh = p.GetNormalized(freshId);
+        if (status.StartsWith("Fallback") || fresh < 1) return;
         for (int i = 1; i < hits.Length; i++)
         {
             var diff = hits[i].Zip(hits[i - 1], (a, b) => a - b).ToArray();
             double relative = Signals.Rms(diff) / Math.Max(Signals.Rms(hits[i]), 1e-9);
-            Assert.True(relative > 0.01, $"hit {i} equals hit {i - 1} (relative difference {relative}, status {status})");
+            Assert.True(relative > 0.01, $"hit {i} equals hit {i - 1} (relative difference {relative}, status {status}, fresh {fresh})");
         }
         p.Stop();
     }
@@ -140,7 +143,11 @@ public class DrumsHostTests
         double Level(double gainNormalized)
         {
             using var p = _module.Create(Signals.Drums);
-            p.Start(48000, 512);
+            // Humanize 0 and offline: both renders play the kit's same anchor hit, whatever engine state.
+            Assert.Equal(0, p.Initialize());
+            Assert.Equal(0, p.SetNormalized(Signals.ParameterId(p, "Humanize"), 0));
+            p.Start(48000, 512, offline: true);
+            SettledStatus(p, 512);
             uint gain = Signals.ParameterId(p, "Output Gain");
             using var changes = new HostParameterChanges();
             changes.Set(gain, gainNormalized);

@@ -101,7 +101,7 @@ public class StateHostTests
             using var s = new HostStream();
             Assert.Equal(0, a.GetState(s));
             blob = s.Bytes.ToArray();
-            Assert.Equal(0, a.SetupProcessing(48000, 512));
+            Assert.Equal(0, a.SetupProcessing(48000, 512, offline: true));
             Assert.Equal(0, a.SetActive(true));
             DrumsHostTests.SettledStatus(a, 512);
             first = Signals.RenderNotes(a, [(10, 38, 0.8f)], 12_000, 512).Left;
@@ -110,7 +110,7 @@ public class StateHostTests
         using var b = _module.Create(Signals.Drums);
         Assert.Equal(0, b.Initialize());
         using (var s = new HostStream(blob)) Assert.Equal(0, b.SetState(s));
-        Assert.Equal(0, b.SetupProcessing(48000, 512));
+        Assert.Equal(0, b.SetupProcessing(48000, 512, offline: true));
         Assert.Equal(0, b.SetActive(true));
         DrumsHostTests.SettledStatus(b, 512);
         var second = Signals.RenderNotes(b, [(10, 38, 0.8f)], 12_000, 512).Left;

@@ -76,8 +76,12 @@ internal static unsafe class IComponent
     private static int GetControllerClassId(void* self, byte* classId)
     {
         // Single component: the controller is this object (queryInterface IEditController), there is no separate class.
-        if (classId != null) new Span<byte>(classId, 16).Clear();
-        return Result.False;
+        try
+        {
+            if (classId != null) new Span<byte>(classId, 16).Clear();
+            return Result.False;
+        }
+        catch (Exception e) { Guard.Report(e); return Result.InternalError; }
     }
 
     [UnmanagedCallersOnly]

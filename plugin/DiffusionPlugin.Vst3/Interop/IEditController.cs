@@ -56,7 +56,8 @@ internal static unsafe class IEditController
     private static int SetComponentState(void* self, void* stream)
     {
         // The component already holds this state (same object); nothing separate to mirror.
-        return stream == null ? Result.InvalidArgument : Result.Ok;
+        try { return stream == null ? Result.InvalidArgument : Result.Ok; }
+        catch (Exception e) { Guard.Report(e); return Result.InternalError; }
     }
 
     [UnmanagedCallersOnly]

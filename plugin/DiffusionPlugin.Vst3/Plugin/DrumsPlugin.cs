@@ -114,8 +114,9 @@ internal sealed class DrumsPlugin : AudioPlugin
         if (id == FreshRatioId)
         {
             if (engine == null) return 1;
-            long fresh = engine.FreshHits, reused = engine.ReusedHits;
-            return fresh + reused == 0 ? 1 : fresh / (double)(fresh + reused);
+            // Hits the fallback sound had to play (no variation ready, or no model) count as not fresh.
+            long fresh = engine.FreshHits, other = engine.ReusedHits + ((engine as DrumInstrument)?.FallbackHits ?? 0);
+            return fresh + other == 0 ? 1 : fresh / (double)(fresh + other);
         }
         return base.GetParameterNormalized(id);
     }
