@@ -81,7 +81,8 @@ else
   target_parent=${dest:-$HOME/.vst3}
   manifest=${XDG_DATA_HOME:-$HOME/.local/share}/DiffusionPlugin/installed-files.txt
 fi
-target_parent=${target_parent%/}
+# Absolute, so the manifest means the same from any working directory.
+target_parent=$(realpath -m -s -- "$target_parent")
 target=$target_parent/$BUNDLE_NAME
 
 # ---------------------------------------------------------------------------------------------- uninstall
@@ -98,11 +99,12 @@ if [ "$uninstall" = 1 ]; then
   while IFS= read -r line; do
     case "$line" in ''|'#'*) ;; */) dirs+=("${line%/}") ;; *) files+=("$line") ;; esac
   done < "$DESTDIR$manifest"
-  rm -f -- "$DESTDIR$manifest"
   removed=0 kept=()
   for f in ${files[@]+"${files[@]}"}; do
     if [ -e "$DESTDIR$f" ] || [ -L "$DESTDIR$f" ]; then rm -f -- "$DESTDIR$f"; removed=$((removed + 1)); fi
   done
+  # Only now, so an uninstall that stopped half-way (a permission error) can be run again.
+  rm -f -- "$DESTDIR$manifest"
   for d in ${dirs[@]+"${dirs[@]}"}; do
     [ -d "$DESTDIR$d" ] || continue
     rmdir -- "$DESTDIR$d" 2>/dev/null || kept+=("$d")

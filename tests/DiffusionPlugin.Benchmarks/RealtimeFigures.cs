@@ -8,8 +8,9 @@ namespace DiffusionPlugin.Benchmarks;
 /// Figures for issue 3 that BenchmarkDotNet does not give directly: process() median / p99.9 while the worker
 /// generates, the widener's real-time factor, and the fresh-hit ratio of a 120 bpm 16th-note groove played in real time.
 /// Run: <c>dotnet run -c Release --project tests/DiffusionPlugin.Benchmarks -- realtime-figures [--cost-ms 5]
-/// [--model path/to/manifest.json] [--calls 30000] [--speed 8] [--bars 8]</c>. Without --model a fake core burns --cost-ms of CPU
-/// per generated item on the worker thread.
+/// [--model path/to/manifest.json] [--calls 30000] [--speed 8] [--bars 8] [--only drums,widener,rtf,stream,fresh]
+/// [--stream-seconds 10]</c>. Without --model a fake core burns --cost-ms of CPU per generated item on the worker thread.
+/// "stream" plays the widener in real time at 512-, 2,048- and 4,096-frame blocks and counts decorrelator hops.
 /// </summary>
 public static class RealtimeFigures
 {
@@ -27,10 +28,74 @@ public static class RealtimeFigures
         var options = new EngineOptions { ManifestPath = model };
         Console.WriteLine($"core: {(model == null ? $"fake, {costMs} ms CPU per generated item" : model)}; {Environment.ProcessorCount} cores; 48 kHz, {Block}-frame blocks; process() paced at {Speed}x real time");
 
-        DrumsProcessTimes(options, Loader(costMs), calls);
-        WidenerProcessTimes(options, Loader(costMs), calls);
-        WidenerRealTimeFactor(options, Loader(costMs), model == null ? Loader(0) : null);
-        FreshHitRatio(options, Loader(costMs), bars);
+        string only = ArgString(args, "--only") ?? "drums,widener,rtf,stream,fresh";
+        bool Wants(string section) => only.Split(',').Contains(section);
+        if (Wants("drums")) DrumsProcessTimes(options, Loader(costMs), calls);
+        if (Wants("widener")) WidenerProcessTimes(options, Loader(costMs), calls);
+        if (Wants("rtf")) WidenerRealTimeFactor(options, Loader(costMs), model == null ? Loader(0) : null);
+        if (Wants("stream"))
+            foreach (int block in new[] { 512, 2048, 4096 })
+                WidenerStreaming(options, Loader(costMs), block, Arg(args, "--stream-seconds", 10.0));
+        if (Wants("fresh")) FreshHitRatio(options, Loader(costMs), bars);
+        if (Wants("vary") && model != null) VaryTimes(options);
+    }
+
+    /// <summary>Median time of one widener-shaped Vary call (strength 0.3, window at the model rate) per batch size and step count.</summary>
+    private static void VaryTimes(EngineOptions options)
+    {
+        using var ops = DiffusionModel.Load(ModelLocator.ResolveOrThrow(options.ManifestPath), options.Execution);
+        var d = ops.Denoiser;
+        int length = (Resampler.ScaledLength(4096, Rate, d.SampleRateHz) + d.LengthMultiple - 1) / d.LengthMultiple * d.LengthMultiple;
+        int general = Math.Max(0, d.ClassNames.ToList().IndexOf("general"));
+        foreach (int steps in new[] { 3, 4 })
+        foreach (int batch in new[] { 1, 2, 3 })
+        {
+            var opts = new SamplingOptions { Steps = steps };
+            ops.WarmUp(batch, length, opts);
+            var x = Noise(batch * length); var y = new float[batch * length];
+            var cond = Enumerable.Repeat(new DiffusionConditioning(general, 0.8f), batch).ToArray();
+            var seeds = Enumerable.Range(1, batch).Select(i => (ulong)i).ToArray();
+            ops.Vary(x, cond, seeds, length, 0.3f, opts, y);
+            var times = new double[15];
+            for (int i = 0; i < times.Length; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                ops.Vary(x, cond, seeds, length, 0.3f, opts, y);
+                times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            Array.Sort(times);
+            Console.WriteLine($"vary strength 0.3, steps {steps} (runs {Math.Ceiling(0.3 * steps)}), batch {batch} × {length}: median {times[times.Length / 2]:F2} ms, min {times[0]:F2} ms ({times[times.Length / 2] / batch:F2} ms per window)");
+        }
+    }
+
+    /// <summary>
+    /// The widener played in real time (one block per block period) at a host block size, after a second of warm-up:
+    /// how many hops the diffusion side covered and how many fell to the decorrelator.
+    /// </summary>
+    private static void WidenerStreaming(EngineOptions options, Func<IDiffusionOperations>? loader, int block, double seconds)
+    {
+        using var w = RealtimeEngines.CreateWidener(options, loader);
+        w.Width = 1f; w.VariationStrength = 0.3f;
+        w.Activate(Rate, block, offline: false);
+        var input = Noise((int)Rate * 4);
+        var l = new float[block]; var r = new float[block];
+        var wait = Stopwatch.StartNew();
+        while (w.Status == ModelStatus.Loading && wait.ElapsedMilliseconds < 60_000) Thread.Sleep(10);
+        Thread.Sleep(1000); // warm-up of every batch shape
+        long total = (long)(seconds * Rate), warmFrames = (long)Rate;
+        long fallback0 = 0, diffusion0 = 0;
+        long start = Stopwatch.GetTimestamp();
+        for (long pos = 0; pos < total; pos += block)
+        {
+            if (pos <= warmFrames && pos + block > warmFrames) { fallback0 = w.FallbackWindows; diffusion0 = w.DiffusionWindows; }
+            int at = (int)(pos % (input.Length - block));
+            w.Process(input.AsSpan(at, block), input.AsSpan(at, block), l, r, block);
+            long due = start + (long)((pos + block) / Rate * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < due) Thread.Sleep(1);
+        }
+        Console.WriteLine($"widener streamed in real time, {block}-frame blocks, {seconds:F0} s: after the first second " +
+                          $"{w.DiffusionWindows - diffusion0} diffusion hops, {w.FallbackWindows - fallback0} decorrelator hops " +
+                          $"[latency {w.LatencySamples} samples, batch ≤ {w.MaxBatchWindows}, status {w.Status}]");
     }
 
     private static void DrumsProcessTimes(EngineOptions options, Func<IDiffusionOperations>? loader, int calls)
@@ -109,21 +174,26 @@ public static class RealtimeFigures
 
     private static void WidenerRealTimeFactor(EngineOptions options, Func<IDiffusionOperations>? loader, Func<IDiffusionOperations>? zeroCostLoader)
     {
-        double Measure(Func<IDiffusionOperations>? l, out StereoWidener widener)
+        double Measure(Func<IDiffusionOperations>? l, out StereoWidener widener, int block = Block)
         {
             var w = RealtimeEngines.CreateWidener(options, l);
-            w.Activate(Rate, Block, offline: true);
+            w.VariationStrength = 0.3f;
+            w.Activate(Rate, block, offline: true);
             var x = Noise((int)Rate * 10);
-            var ol = new float[Block]; var or = new float[Block];
+            var ol = new float[block]; var or = new float[block];
             var sw = Stopwatch.StartNew();
-            for (int pos = 0; pos + Block <= x.Length; pos += Block)
-                w.Process(x.AsSpan(pos, Block), x.AsSpan(pos, Block), ol, or, Block);
+            for (int pos = 0; pos + block <= x.Length; pos += block)
+                w.Process(x.AsSpan(pos, block), x.AsSpan(pos, block), ol, or, block);
             widener = w;
             return 10.0 / sw.Elapsed.TotalSeconds;
         }
-        double rtf = Measure(loader, out var w1);
-        Console.WriteLine($"widener real-time factor (offline, synchronous windows): {rtf:F1}x  [hop {w1.HopSamples}, window {w1.WindowSamples}, latency {w1.LatencySamples} samples, status {w1.Status}]");
-        w1.Dispose();
+        foreach (int block in new[] { Block, 4096 })
+        {
+            double rtf = Measure(loader, out var w1, block);
+            Console.WriteLine($"widener real-time factor (offline, synchronous windows, {block}-frame blocks, strength 0.3, {w1.Steps} steps): {rtf:F1}x  " +
+                              $"[hop {w1.HopSamples}, window {w1.WindowSamples}, latency {w1.LatencySamples} samples, batch ≤ {w1.MaxBatchWindows}, status {w1.Status}]");
+            w1.Dispose();
+        }
         if (zeroCostLoader != null)
         {
             double overhead = Measure(zeroCostLoader, out var w2);
@@ -138,7 +208,9 @@ public static class RealtimeFigures
         drums.Humanize = 0.3f;
         drums.Activate(Rate, Block, offline: false);
         var l = new float[Block]; var r = new float[Block];
-        Thread.Sleep(2000); // load + first pools, as a user would press play a moment after loading
+        var loading = Stopwatch.StartNew();
+        while (drums.Status == ModelStatus.Loading && loading.ElapsedMilliseconds < 60_000) Thread.Sleep(10);
+        Thread.Sleep(2000); // first pools, as a user would press play a moment after the plugin says it is ready
         double sixteenth = Rate * 60.0 / 120.0 / 4.0;
         long total = (long)(bars * 16 * sixteenth);
         int step = 0;

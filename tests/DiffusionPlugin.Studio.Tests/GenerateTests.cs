@@ -119,6 +119,7 @@ public sealed class GenerateTests : IDisposable
         var expected = FakeOperations.Noise(2, 2048).Select(v => v * (100 / 127f)).ToArray();
         for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], channels[0][i], 1e-6f);
         Assert.Equal(2UL, StudioHarness.Metadata(h.P("o", "kick", "kick-2-0.wav")).GetProperty("seed").GetUInt64());
+        Assert.EndsWith("--bits 24", WavMetadata.ReadComment(h.P("o", "kick", "kick-2-0.wav")));
     }
 
     [Fact]

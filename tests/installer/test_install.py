@@ -289,3 +289,15 @@ def test_the_installed_real_bundle_is_found_by_ardours_vst3_scanner(env):
     assert sorted(found) == ["Diffusion Drums", "Diffusion Widener"], scan.stdout + scan.stderr
     run(env, "--uninstall")
     assert not (env["home"] / ".vst3").exists()
+
+
+def test_a_relative_dest_is_recorded_as_an_absolute_path(env):
+    work = env["tmp"] / "work"
+    work.mkdir()
+    variables = dict(env["vars"])
+    subprocess.run(["bash", str(INSTALL), "--bundle", str(env["bundle"]), "--dest", "plugins"], cwd=work,
+                   env=variables, check=True, capture_output=True)
+    files, _ = manifest(env)
+    assert str(work / "plugins" / BUNDLE / "Contents/x86_64-linux/DiffusionPlugin.so") in files
+    run(env, "--uninstall")          # from another working directory
+    assert not (work / "plugins").exists()

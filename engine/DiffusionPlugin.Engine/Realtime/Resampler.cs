@@ -73,4 +73,84 @@ internal static class Resampler
     /// <summary>How many samples <paramref name="frames"/> at one rate last at another (rounded up).</summary>
     public static int ScaledLength(int frames, double fromRateHz, double toRateHz)
         => (int)Math.Ceiling(frames * toRateHz / fromRateHz - 1e-9);
+
+    /// <summary>
+    /// The weight <see cref="Resample"/> gives source sample <paramref name="j"/> for output position
+    /// <paramref name="pos"/> (in source samples), before the final scale. Shared with <see cref="ResamplingPlan"/>.
+    /// </summary>
+    internal static float TapWeight(int j, double pos, double scale)
+    {
+        float ap = MathF.Abs((float)((j - pos) * scale * Phases));
+        int ip = (int)ap;
+        if (ip >= ZeroCrossings * Phases) return 0f;
+        float frac = ap - ip;
+        return Kernel[ip] + frac * (Kernel[ip + 1] - Kernel[ip]);
+    }
+
+    /// <summary>Cut-off scale and kernel half-width (source samples) for a rate change, as <see cref="Resample"/> uses them.</summary>
+    internal static (double Scale, double HalfWidth) Geometry(double sourceRateHz, double destinationRateHz)
+    {
+        double step = sourceRateHz / destinationRateHz;
+        double scale = Math.Min(1.0, 1.0 / step) * Rolloff;
+        return (scale, ZeroCrossings / scale);
+    }
+}
+
+/// <summary>
+/// <see cref="Resampler.Resample"/> between two fixed lengths and rates with every output's sinc taps computed once, so
+/// each call is one vectorised dot product per output sample (the widener resamples every window twice, with the same
+/// geometry each time). Same kernel and cut-off as <see cref="Resampler"/>; results equal it to float rounding.
+/// Build on a non-audio thread (allocates); <see cref="Apply"/> allocates nothing and is safe from one thread at a time.
+/// </summary>
+internal sealed class ResamplingPlan
+{
+    private readonly int _sourceLength, _destinationLength, _stride;
+    private readonly bool _copy;
+    private readonly int[] _first = [], _count = [];
+    private readonly float[] _weights = [];
+
+    /// <summary>How many weights (floats) a plan for this rate change and output length stores.</summary>
+    public static long WeightCount(int destinationLength, double sourceRateHz, double destinationRateHz)
+        => sourceRateHz == destinationRateHz ? 0 : (long)destinationLength * ((int)Math.Ceiling(2 * Resampler.Geometry(sourceRateHz, destinationRateHz).HalfWidth) + 2);
+
+    public ResamplingPlan(int sourceLength, double sourceRateHz, int destinationLength, double destinationRateHz)
+    {
+        _sourceLength = sourceLength; _destinationLength = destinationLength;
+        if (sourceRateHz == destinationRateHz) { _copy = true; return; }
+        double step = sourceRateHz / destinationRateHz;
+        var (scale, halfWidth) = Resampler.Geometry(sourceRateHz, destinationRateHz);
+        _stride = (int)Math.Ceiling(2 * halfWidth) + 2;
+        _first = new int[destinationLength];
+        _count = new int[destinationLength];
+        _weights = new float[destinationLength * _stride];
+        for (int i = 0; i < destinationLength; i++)
+        {
+            double pos = i * step;
+            int first = Math.Max(0, (int)Math.Ceiling(pos - halfWidth));
+            int last = Math.Min(sourceLength - 1, (int)Math.Floor(pos + halfWidth));
+            int count = Math.Max(0, Math.Min(last - first + 1, _stride));
+            _first[i] = first; _count[i] = count;
+            for (int t = 0; t < count; t++) _weights[i * _stride + t] = Resampler.TapWeight(first + t, pos, scale) * (float)scale;
+        }
+    }
+
+    /// <summary>Resamples <paramref name="source"/> (the planned length) into <paramref name="destination"/> (the planned length).</summary>
+    public void Apply(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        if (source.Length < _sourceLength || destination.Length < _destinationLength)
+            throw new ArgumentException("buffers are shorter than the plan");
+        if (_copy)
+        {
+            int n = Math.Min(_sourceLength, _destinationLength);
+            source[..n].CopyTo(destination);
+            destination[n.._destinationLength].Clear();
+            return;
+        }
+        for (int i = 0; i < _destinationLength; i++)
+        {
+            int count = _count[i];
+            destination[i] = count == 0 ? 0f
+                : System.Numerics.Tensors.TensorPrimitives.Dot(source.Slice(_first[i], count), _weights.AsSpan(i * _stride, count));
+        }
+    }
 }

@@ -27,13 +27,25 @@ public sealed class InterpolateSettings : OutputSettings
     public int Count { get; init; } = 8;
 
     [CommandOption("--velocity <1-127>")]
+    [Description("How hard the hits are played (MIDI velocity)")]
     [DefaultValue(100)]
     public int Velocity { get; init; } = 100;
 
-    [CommandOption("--steps <N>")] public int? Steps { get; init; }
-    [CommandOption("--sampler <NAME>")] public string? Sampler { get; init; }
-    [CommandOption("--schedule <NAME>")] public string? Schedule { get; init; }
-    [CommandOption("--guidance <G>")] public float? Guidance { get; init; }
+    [CommandOption("--steps <N>")]
+    [Description("Sampler steps (default: the model's)")]
+    public int? Steps { get; init; }
+
+    [CommandOption("--sampler <NAME>")]
+    [Description("euler | heun | ddim | dpmpp_2m (default: the model's)")]
+    public string? Sampler { get; init; }
+
+    [CommandOption("--schedule <NAME>")]
+    [Description("karras | vp (default: the model's)")]
+    public string? Schedule { get; init; }
+
+    [CommandOption("--guidance <G>")]
+    [Description("Classifier-free guidance scale (default: the model's)")]
+    public float? Guidance { get; init; }
 
     [CommandOption("--out <DIR>")]
     [Description("Output folder; files go to DIR/<class>/")]

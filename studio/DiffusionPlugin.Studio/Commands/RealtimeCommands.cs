@@ -21,6 +21,7 @@ public class OfflineEngineSettings : OutputSettings
     public bool AllowFallback { get; init; }
 
     [CommandOption("--load-timeout <SECONDS>")]
+    [Description("Give up when the model is still loading after this long")]
     [DefaultValue(300)]
     public int LoadTimeoutSeconds { get; init; } = 300;
 
@@ -87,8 +88,13 @@ public abstract class OfflineEngineCommand<TSettings>(StudioContext context) : S
 
 public sealed class WidenSettings : OfflineEngineSettings
 {
-    [CommandArgument(0, "<IN.wav>")] public string Input { get; init; } = "";
-    [CommandArgument(1, "<OUT.wav>")] public string Output { get; init; } = "";
+    [CommandArgument(0, "<IN.wav>")]
+    [Description("Mono or stereo WAV, any rate (kept)")]
+    public string Input { get; init; } = "";
+
+    [CommandArgument(1, "<OUT.wav>")]
+    [Description("Stereo result at the input's rate")]
+    public string Output { get; init; } = "";
 
     [CommandOption("--width <W>")]
     [Description("L = x + w·s, R = x − w·s (0..2)")]
@@ -197,8 +203,13 @@ public sealed class WidenCommand(StudioContext context) : OfflineEngineCommand<W
 
 public sealed class RenderSettings : OfflineEngineSettings
 {
-    [CommandArgument(0, "<GROOVE.mid>")] public string Input { get; init; } = "";
-    [CommandArgument(1, "<OUT.wav>")] public string Output { get; init; } = "";
+    [CommandArgument(0, "<GROOVE.mid>")]
+    [Description("Standard MIDI file; every note of every channel is played (General MIDI drum map)")]
+    public string Input { get; init; } = "";
+
+    [CommandArgument(1, "<OUT.wav>")]
+    [Description("Stereo result")]
+    public string Output { get; init; } = "";
 
     [CommandOption("--kit-seed <N>")]
     [Description("Seed of the kit's anchor sounds")]
@@ -210,8 +221,13 @@ public sealed class RenderSettings : OfflineEngineSettings
     [DefaultValue(0.3f)]
     public float Humanize { get; init; } = 0.3f;
 
-    [CommandOption("--steps <N>")] public int? Steps { get; init; }
-    [CommandOption("--guidance <G>")] public float? Guidance { get; init; }
+    [CommandOption("--steps <N>")]
+    [Description("Sampler steps per hit (default: the engine's)")]
+    public int? Steps { get; init; }
+
+    [CommandOption("--guidance <G>")]
+    [Description("Classifier-free guidance scale (default: the engine's)")]
+    public float? Guidance { get; init; }
 
     [CommandOption("--gain <DB>")]
     [Description("Output gain in dB")]

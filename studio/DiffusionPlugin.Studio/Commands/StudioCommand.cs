@@ -87,6 +87,7 @@ public abstract class StudioCommand<TSettings>(StudioContext context) : Command<
         ("--sampler", o.Sampler), ("--schedule", o.Schedule), ("--steps", o.Steps),
         ("--guidance", o.Guidance), ("--eta", o.Eta == 0 ? null : o.Eta),
         ("--model", s.Model is null ? null : model.ManifestPath),
+        ("--bits", s is OutputSettings { Bits: 24 } ? 24 : null),
     ];
 
     /// <summary>Metadata every diffusion output carries, plus <paramref name="extra"/>.</summary>

@@ -27,6 +27,12 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     public int FailAfterCalls { get; set; } = -1;
     public int Calls => Volatile.Read(ref _calls);
     public int GenerateCalls, VaryCalls;
+    /// <summary>When true, Vary returns (1 + strength)·source: a variation as smooth as its source (click tests).</summary>
+    public bool SmoothVariation { get; set; }
+    /// <summary>Largest batch one Vary call was given, and the class of the last Vary item.</summary>
+    public int MaxVaryBatch, LastVaryClassId = int.MinValue;
+    /// <summary>(batch, length) of every WarmUp call.</summary>
+    public readonly System.Collections.Concurrent.ConcurrentQueue<(int Batch, int Length)> WarmUps = new();
     public bool Disposed { get; private set; }
 
     private void Enter()
@@ -63,8 +69,15 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     {
         Enter();
         Interlocked.Increment(ref VaryCalls);
+        if (seeds.Length > Volatile.Read(ref MaxVaryBatch)) Volatile.Write(ref MaxVaryBatch, seeds.Length);
+        if (seeds.Length > 0) Volatile.Write(ref LastVaryClassId, conditioning[seeds.Length - 1].ClassId);
         for (int b = 0; b < seeds.Length; b++)
         {
+            if (SmoothVariation)
+            {
+                for (int t = 0; t < length; t++) output[b * length + t] = (1f + strength) * sources[b * length + t];
+                continue;
+            }
             var rng = new Random(unchecked((int)(seeds[b] ^ (seeds[b] >> 32))));
             for (int t = 0; t < length; t++)
             {
@@ -83,6 +96,8 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
 
     public void Interpolate(DiffusionConditioning conditioning, ulong seedA, ulong seedB, ReadOnlySpan<float> positions,
                             int length, SamplingOptions options, Span<float> output) => throw new NotSupportedException();
+
+    public void WarmUp(int batch, int length, SamplingOptions options) => WarmUps.Enqueue((batch, length));
 
     public void Dispose() => Disposed = true;
 

@@ -31,4 +31,21 @@ public class ResamplerTests
         Resampler.Resample([1f, 2f, 3f], 48000, dst, 48000);
         Assert.Equal([1f, 2f, 3f, 0f, 0f], dst);
     }
+
+    [Theory]
+    [InlineData(48000, 44100, 4096)]
+    [InlineData(44100, 48000, 3840)]
+    [InlineData(22050, 44100, 1900)]
+    [InlineData(192000, 44100, 16384)]
+    public void A_precomputed_plan_gives_what_the_direct_resampler_gives(int fromRate, int toRate, int fromLength)
+    {
+        var rng = new Random(fromRate);
+        var x = new float[fromLength];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(Math.Sin(i * 0.05) * 0.5 + 0.2 * (rng.NextDouble() * 2 - 1));
+        int toLength = Resampler.ScaledLength(fromLength, fromRate, toRate) + 7; // a little past the end: zeros beyond the source
+        var direct = new float[toLength]; var planned = new float[toLength];
+        Resampler.Resample(x, fromRate, direct, toRate);
+        new ResamplingPlan(fromLength, fromRate, toLength, toRate).Apply(x, planned);
+        for (int i = 0; i < toLength; i++) Assert.Equal(direct[i], planned[i], 2e-5f);
+    }
 }

@@ -98,13 +98,16 @@ public class StereoWidenerTests
     }
 
     [Fact]
-    public void Latency_is_constant_and_at_most_8192_samples_at_48_kHz()
+    public void Latency_is_constant_and_at_most_8192_samples_at_48_kHz_for_blocks_up_to_4096()
     {
         using var w = Widener(new FakeDiffusionOperations());
-        foreach (int block in new[] { 0, 32, 512, 2048, 8192 })
+        foreach (int block in new[] { 0, 32, 512, 2048, 4096, 8192 })
         {
             w.Activate(Rate, block, offline: false);
-            Assert.InRange(w.LatencySamples, 1, 8192);
+            // Window 4,096 + block + as much of one 3,072 hop of slack as fits in 8,192; never below window + block.
+            int expected = 4096 + block + Math.Clamp(8192 - 4096 - block, 0, 3072);
+            Assert.Equal(expected, w.LatencySamples);
+            if (block <= 4096) Assert.InRange(w.LatencySamples, 1, 8192);
             int first = w.LatencySamples;
             var l = new float[8192]; var r = new float[8192];
             var rng = new Random(block);
@@ -112,7 +115,146 @@ public class StereoWidenerTests
             Assert.Equal(first, w.LatencySamples);
         }
         w.Activate(Rate, 512, offline: false);
-        Assert.Equal(6656, w.LatencySamples); // window 4096 + hop 2048 + block 512
+        Assert.Equal(7680, w.LatencySamples); // window 4096 + block 512 + hop 3072
+    }
+
+    /// <summary>Two tones: band-limited to 331 Hz, so its side signal's slope is bounded by its level (Bernstein).</summary>
+    private static float[] Tones(int frames, double rateHz)
+    {
+        var x = new float[frames];
+        for (int i = 0; i < frames; i++)
+        {
+            double t = i / rateHz;
+            x[i] = (float)(0.3 * Math.Sin(2 * Math.PI * 220 * t) + 0.2 * Math.Sin(2 * Math.PI * 331 * t + 1));
+        }
+        return x;
+    }
+
+    /// <summary>
+    /// Largest sample-to-sample step of the side signal (L − R)/2 from <paramref name="from"/> on, as a multiple of what a
+    /// signal band-limited to <paramref name="maxHz"/> may do at its local peak level (Bernstein: |s′| ≤ 2πf·max|s|).
+    /// Without a click it stays near or below 1.
+    /// </summary>
+    private static double WorstStepRatio(float[] l, float[] r, int from, double maxHz, out int at)
+    {
+        int n = l.Length;
+        var s = new double[n];
+        for (int i = 0; i < n; i++) s[i] = 0.5 * (l[i] - (double)r[i]);
+        double slope = 2 * Math.PI * maxHz / Rate, worst = 0;
+        at = -1;
+        const int span = 1024;
+        for (int i = Math.Max(from, span); i + 1 < n - span; i++)
+        {
+            double peak = 0;
+            for (int j = i - span; j <= i + span; j += 1) peak = Math.Max(peak, Math.Abs(s[j]));
+            double ratio = Math.Abs(s[i + 1] - s[i]) / (slope * peak + 1e-9);
+            if (ratio > worst) { worst = ratio; at = i; }
+        }
+        return worst;
+    }
+
+    /// <summary>Runs blocks through a real-time widener; after each block where <paramref name="waitFor"/> says so, waits until the worker has caught up.</summary>
+    private static (float[] L, float[] R) RunCaughtUp(StereoWidener w, float[] x, int block, Func<int, bool> waitFor)
+    {
+        int n = x.Length;
+        var outL = new float[n]; var outR = new float[n];
+        var bl = new float[block]; var br = new float[block]; var il = new float[block];
+        for (int pos = 0, call = 0; pos < n; pos += block, call++)
+        {
+            int frames = Math.Min(block, n - pos);
+            Array.Copy(x, pos, il, 0, frames);
+            w.Process(il.AsSpan(0, frames), il.AsSpan(0, frames), bl, br, frames);
+            Array.Copy(bl, 0, outL, pos, frames); Array.Copy(br, 0, outR, pos, frames);
+            if (waitFor(pos + frames)) WaitUntil(() => w.PendingWindows == 0, "the worker to catch up");
+        }
+        return (outL, outR);
+    }
+
+    [Fact]
+    public void The_side_signal_has_no_click_when_the_worker_stalls_and_when_it_catches_up()
+    {
+        var ops = new FakeDiffusionOperations { SmoothVariation = true, Gate = new ManualResetEventSlim(true) };
+        using var w = Widener(ops);
+        try
+        {
+            w.VariationStrength = 0.3f;
+            w.Activate(Rate, 512, offline: false);
+            WaitUntil(() => ops.VaryCalls > 0, "warm-up");
+            var x = Tones((int)Rate * 4, Rate);
+            int stallAt = (int)(1.3 * Rate), resumeAt = (int)(2.4 * Rate);
+            long fallbackAtResume = -1, diffusionAtResume = -1;
+            var (l, r) = RunCaughtUp(w, x, 512, written =>
+            {
+                if (written >= stallAt && written < resumeAt) { ops.Gate.Reset(); return false; } // the model stalls
+                if (!ops.Gate.IsSet) { ops.Gate.Set(); fallbackAtResume = w.FallbackWindows; diffusionAtResume = w.DiffusionWindows; }
+                return true;
+            });
+            Assert.True(fallbackAtResume >= 10, $"the stall should have put the widener on the decorrelator ({fallbackAtResume} hops)");
+            Assert.True(w.DiffusionWindows - diffusionAtResume >= 10, "the diffusion side should come back after the stall");
+            Assert.True(MonoSumErrorDb(x, l, r, w.LatencySamples) < -90);
+            double worst = WorstStepRatio(l, r, w.LatencySamples + 1200, 331, out int at); // after the tones' own onset has left the decorrelator
+            Assert.True(worst < 2.0, $"side signal step {worst:F2}× the band-limited bound at output sample {at} (a click)");
+        }
+        finally { ops.Gate.Set(); }
+    }
+
+    [Fact]
+    public void A_model_that_fails_mid_stream_hands_over_to_the_decorrelator_without_a_click()
+    {
+        var ops = new FakeDiffusionOperations { SmoothVariation = true, FailAfterCalls = 10 };
+        using var w = Widener(ops);
+        w.VariationStrength = 0.3f;
+        w.Activate(Rate, 512, offline: true);
+        var x = Tones((int)Rate * 2, Rate);
+        var (l, r) = Run(w, x);
+        Assert.True(w.DiffusionWindows > 3 && w.FallbackWindows > 3);
+        double worst = WorstStepRatio(l, r, w.LatencySamples + 1200, 331, out int at); // after the tones' own onset has left the decorrelator
+        Assert.True(worst < 2.0, $"side signal step {worst:F2}× the band-limited bound at output sample {at} (a click)");
+    }
+
+    [Theory]
+    [InlineData(48000, 512)]
+    [InlineData(48000, 2048)]
+    [InlineData(48000, 4096)]
+    [InlineData(48000, 8192)]
+    [InlineData(44100, 2048)]
+    public void With_a_fast_model_the_diffusion_path_keeps_up_at_any_block_size(int rateHz, int block)
+    {
+        var ops = new FakeDiffusionOperations();
+        using var w = Widener(ops);
+        w.Width = 1f; w.VariationStrength = 0.3f;
+        w.Activate(rateHz, block, offline: false);
+        WaitUntil(() => ops.VaryCalls > 0, "warm-up");
+        var x = Signal(rateHz * 3, rateHz);
+        var (l, r) = RunCaughtUp(w, x, block, _ => true);
+        Assert.Equal(0, w.FallbackWindows);
+        Assert.True(w.DiffusionWindows >= (x.Length - w.LatencySamples) / w.HopSamples, $"only {w.DiffusionWindows} diffusion hops");
+        Assert.True(MonoSumErrorDb(x, l, r, w.LatencySamples) < -90);
+        Assert.True(SideLevelDb(l, r, w.LatencySamples) > -40);
+        if (block <= 4096) Assert.InRange(w.LatencySamples, 1, (int)Math.Round(8192 * rateHz / 48000.0));
+    }
+
+    [Fact]
+    public void Large_blocks_are_varied_in_batches_of_several_windows_with_their_shapes_warmed_up_on_the_general_class()
+    {
+        var ops = new FakeDiffusionOperations();
+        using var w = Widener(ops);
+        w.Activate(Rate, 4096, offline: false);
+        WaitUntil(() => ops.VaryCalls > 0, "warm-up");
+        Assert.True(w.MaxBatchWindows >= 2);
+        var shapes = ops.WarmUps.ToArray();
+        for (int b = 1; b <= w.MaxBatchWindows; b++) Assert.Contains(shapes, s => s.Batch == b);
+        int length = shapes[0].Length;
+        Assert.All(shapes, s => Assert.Equal(length, s.Length));
+        Assert.True(length % 256 == 0 && length >= 4096 * 44100 / 48000, $"model length {length}");
+        int callsBefore = ops.VaryCalls;
+        int frames = (int)Rate * 2, blocks = (frames + 4095) / 4096;
+        RunCaughtUp(w, Signal(frames, Rate), 4096, _ => true);
+        long windows = w.DiffusionWindows;
+        Assert.True(windows > blocks, $"{windows} windows in {blocks} blocks");
+        Assert.True(ops.MaxVaryBatch >= 2, "a 4,096-frame block often completes two windows: one call should vary both");
+        Assert.True(ops.VaryCalls - callsBefore <= blocks, $"{ops.VaryCalls - callsBefore} calls for {windows} windows in {blocks} blocks");
+        Assert.Equal(Array.IndexOf(FakeDiffusionOperations.StandardClasses, "general"), ops.LastVaryClassId);
     }
 
     [Fact]
