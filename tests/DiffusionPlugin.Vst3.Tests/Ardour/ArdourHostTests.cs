@@ -20,6 +20,8 @@ public sealed class ArdourRenders : IDisposable
     public float[][] Widener { get; }
     /// <summary>Every luasession attempt that exited non-zero (run-ardour.sh retries; see plugin/README.md).</summary>
     public IReadOnlyList<ArdourCrash> Crashes { get; }
+    /// <summary>Warnings and errors the plugin logged inside Ardour (run-ardour.sh points XDG_STATE_HOME at the output).</summary>
+    public string PluginProblems { get; }
 
     public ArdourRenders(IMessageSink diagnostics)
     {
@@ -47,6 +49,10 @@ public sealed class ArdourRenders : IDisposable
             .Where(l => l.Trim().Length > 0).Select(ArdourCrash.Parse).ToArray();
         foreach (var crash in Crashes)
             diagnostics.OnMessage(new DiagnosticMessage($"Ardour render retried: {crash}"));
+        var logs = Path.Combine(OutputDirectory, "state", "DiffusionPlugin", "logs");
+        PluginProblems = Directory.Exists(logs)
+            ? string.Join("\n", Directory.GetFiles(logs).SelectMany(File.ReadAllLines).Where(l => l.Contains("[ERR]") || l.Contains("[WRN]")))
+            : "(no plugin log)";
         Drums = WavFile.Read(Path.Combine(OutputDirectory, "drums.wav")).Channels;
         Widener = WavFile.Read(Path.Combine(OutputDirectory, "widener.wav")).Channels;
     }
@@ -146,7 +152,9 @@ public class ArdourHostTests : IClassFixture<ArdourRenders>
             var diff = kicks[i].Zip(kicks[i - 1], (a, b) => a - b).ToArray();
             double relative = Signals.Rms(diff) / Signals.Rms(kicks[i]);
             Assert.True(Signals.Rms(kicks[i]) > 1e-3, $"kick {i} is silent");
-            if (modelShipped) Assert.True(relative > 0.1, $"kick {i} repeats kick {i - 1} (relative difference {relative:F4})");
+            if (modelShipped)
+                Assert.True(relative > 0.1, $"kick {i} repeats kick {i - 1} (relative difference {relative:F4}); " +
+                                            $"the plugin logged in Ardour:\n{_renders.PluginProblems}");
         }
     }
 
