@@ -86,4 +86,33 @@ public unsafe class ModuleAndFactoryTests
         Assert.True(PluginModule.Query(p.Component, Iids.BStream) == null);
         Assert.True(p.CreateView() == null);
     }
+
+    [Fact]
+    public void Reference_counts_balance_and_the_last_release_frees_the_plugin_without_touching_host_objects()
+    {
+        // Hosts (Ardour among them) rely on exact counts: an object freed early, or a host object released once too
+        // often, corrupts the host's heap far from the cause.
+        var p = _module.Create(Signals.Widener); // three references: component, processor, controller
+        using var context = new HostComponentHandler(); // stands in for IHostApplication: any FUnknown the host owns
+        using var handler = new HostComponentHandler();
+        Assert.Equal(4u, PluginModule.AddRef(p.Component));
+        Assert.Equal(3u, PluginModule.Release(p.Component));
+        var again = PluginModule.Query(p.Processor, Iids.Component);
+        Assert.True(again == p.Component, "queryInterface returns the same interface pointer");
+        Assert.Equal(3u, PluginModule.Release(again));
+
+        Assert.Equal(TResult.Ok, ((delegate* unmanaged<void*, void*, int>)PluginModule.Vtbl(p.Component)[3])(p.Component, context.Pointer));
+        Assert.Equal(TResult.Ok, p.SetComponentHandler(handler));
+        Assert.Equal(2, handler.RefCount); // kept, so addRef'ed
+        p.Start(48000, 512); // initializes a second time, as hosts do for the controller side of one object
+        p.Stop();
+        Assert.Equal(TResult.Ok, p.Terminate()); // the last terminate balances the first initialize
+        Assert.Equal(1, context.RefCount); // the initialize context was never kept, so never released
+        Assert.Equal(1, handler.RefCount); // released on terminate, exactly once
+
+        Assert.Equal(2u, PluginModule.Release(p.Controller));
+        Assert.Equal(1u, PluginModule.Release(p.Processor));
+        Assert.Equal(0u, PluginModule.Release(p.Component));
+        Assert.Equal(1, handler.RefCount);
+    }
 }

@@ -54,7 +54,11 @@ if part == "widener" then
   done = true
 end
 assert (done, "DP_PART must be drums or widener")
--- Ardour 7.3's luasession aborts now and then while tearing a session down ("corrupted size vs. prev_size"),
--- with or without this plugin loaded; the export is complete here, so leave without the teardown.
+-- Stop the engine before leaving: os.exit runs the C++ static destructors (Ardour's tempo map among them), and a
+-- process thread still running would call into them (a segfault in VST3Plugin::connect_and_run -> TempoMap::metric_at
+-- at exit, with any VST3 plugin on the track, Steinberg's own samples included). The session teardown is skipped:
+-- the export is complete, and Ardour 7.3's export can leave a corrupted heap behind (see plugin/README.md).
+io.stdout:flush ()
+AudioEngine:stop (false)
 io.stdout:flush ()
 os.exit (0, false)

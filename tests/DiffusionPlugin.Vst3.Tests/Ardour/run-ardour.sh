@@ -18,20 +18,32 @@ rm -rf "$OUT/drums-session" "$OUT/widener-session" "$OUT"/drums*.wav "$OUT"/wide
 # luasession only reads the scanner's cache: scan the bundle first.
 "$ARDOUR_LIB/ardour-vst3-scanner" -f -q "$BUNDLE"
 cd "$OUT"
-# luasession (Ardour 7.3) crashes now and then while finishing an export or exiting when this plugin is loaded
-# (valgrind shows no invalid access by the plugin; see the plugin report): each part gets up to three attempts,
-# and every failed attempt is printed so the flakiness stays visible.
+# Ardour 7.3's export corrupts its own heap now and then (free(): invalid pointer in ExportGraphBuilder::reset, or
+# an abort/segfault later): reproduced with no plugin at all and with Steinberg's SDK sample "adelay" at the same rate
+# as with ours (plugin/README.md, "Ardour 7.3 export crash"). Each part gets up to three attempts; every crash is
+# printed and recorded in OUT_DIR/ardour-crashes.txt ("part attempt exit-status exported(0/1) glibc-message"), which
+# ArdourHostTests checks: a crash that is not this known Ardour heap failure fails the test.
+: > "$OUT/ardour-crashes.txt"
+heap_message() { grep -m1 -E "free\(\)|malloc|corrupted|munmap_chunk|double free|invalid (size|pointer)" "$1" || true; }
 for part in drums widener; do
   ok=0
   for attempt in 1 2 3; do
     rm -rf "$OUT/$part-session" "$OUT/export.wav"
     rc=0
     DP_PART=$part "$ARDOUR_LIB/luasession" "$HERE/render.lua" > "$OUT/$part.log" 2>&1 || rc=$?
-    if grep -q "^exported $part\$" "$OUT/$part.log" && [ -s "$OUT/export.wav" ]; then
-      [ "$rc" -eq 0 ] || echo "ardour: $part attempt $attempt exported, then luasession exited with $rc"
-      ok=1; break
+    exported=0
+    grep -q "^exported $part\$" "$OUT/$part.log" && [ -s "$OUT/export.wav" ] && exported=1
+    if [ "$rc" -ne 0 ]; then
+      msg=$(heap_message "$OUT/$part.log")
+      echo "$part $attempt $rc $exported ${msg:-none}" >> "$OUT/ardour-crashes.txt"
+      known="not the known Ardour crash"
+      { [ "$rc" -eq 134 ] && [ -n "$msg" ]; } || { [ "$rc" -eq 139 ] && [ "$exported" = 1 ]; } &&
+        known="known Ardour 7.3 export heap corruption, reproduced without our plugin (plugin/README.md)"
+      echo "ardour: $part attempt $attempt: luasession exited with $rc (${msg:-no glibc heap message})" \
+           "$([ $exported = 1 ] && echo "after the export completed" || echo "before the export completed; retrying"): $known"
+      [ -n "$msg" ] || grep -v "MP3\|Reasonable Synth" "$OUT/$part.log" | tail -5
     fi
-    echo "ardour: $part attempt $attempt failed (luasession exit $rc):"; grep -v "MP3\|Reasonable Synth" "$OUT/$part.log" | tail -5
+    [ "$exported" = 1 ] && { ok=1; break; }
   done
   [ "$ok" -eq 1 ] || { echo "ardour: rendering $part failed three times" >&2; exit 1; }
   mv "$OUT/export.wav" "$OUT/$part.wav"
