@@ -62,8 +62,15 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     private int[] _noteFirstSlot = new int[NoteCount]; // -1 = this note got no slots at Activate
     private int[] _slotNote = [];
     private int _slotCount;
-    private float[] _fallbackAudio = [];   // one synthesised hit per class at the host rate
+    private float[] _fallbackAudio = [];   // FallbackVariants synthesised hits per class at the host rate
     private int _fallbackLength;
+    /// <summary>Seeded fallback hits per class, played in turn so that even the fallback never repeats back-to-back.</summary>
+    internal const int FallbackVariants = 4;
+    private readonly int[] _fallbackNext = new int[DrumMap.ClassCount];
+    private readonly int[] _noteLastSlot = new int[NoteCount];
+    private readonly bool[] _reuseFaster = new bool[NoteCount];
+    // Draws the playback-rate nudge of reused hits; separate from _jitter so fresh hits do not depend on reuse.
+    private FastRandom _reuseRandom;
     private SpscRing<int> _requests = new(1);           // audio → worker: slot to (re)fill
     private SpscRing<SlotResult> _results = new(1);     // worker → audio: slot filled
     private readonly long[] _noteHits = new long[NoteCount];        // audio writes, worker reads (busyness)
@@ -82,6 +89,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     private readonly NoteEvent[] _events = new NoteEvent[EventCapacity];
     private int _eventCount;
     private FastRandom _jitter;
+    private bool _slotReused;   // set by TakeVariation: the slot it returned had been played before
     private readonly long[] _lastHitAt = new long[NoteCount];
     private readonly float[] _fatigue = new float[NoteCount];
     private readonly long[] _offlineHitIndex = new long[NoteCount];
@@ -107,9 +115,11 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
 
     private struct Voice
     {
-        public int Slot;        // global slot, or -1 - class for the fallback sound of that class
+        public int Slot;        // global slot, or -1 - (class * FallbackVariants + variant) for a fallback sound
         public int Note;
-        public int Pos, Length;
+        public int Pos, Length; // output frames played / to play (Length = source length / Rate)
+        public int SourceLength;
+        public float Rate;      // source frames per output frame: 1 for fresh hits, near 1 for reused ones
         public long StartAt;    // absolute sample clock of the first sample
         public long FadeAt;     // absolute sample clock where the fade-out starts; long.MaxValue = none
         public int FadeLength, FadeDone;
@@ -296,10 +306,15 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         for (int g = 0; g < _slotCount; g++) _requests.TryWrite(g);
 
         _fallbackLength = (int)Math.Ceiling(FallbackDrumSynth.LengthSeconds * sampleRateHz);
-        _fallbackAudio = new float[DrumMap.ClassCount * _fallbackLength];
+        _fallbackAudio = new float[DrumMap.ClassCount * FallbackVariants * _fallbackLength];
         for (int c = 0; c < DrumMap.ClassCount; c++)
-            FallbackDrumSynth.Render((DrumClass)c, 0, AudioMath.Seed(0xFA11BAC4, (ulong)c), sampleRateHz,
-                _fallbackAudio.AsSpan(c * _fallbackLength, _fallbackLength));
+            for (int v = 0; v < FallbackVariants; v++)
+                FallbackDrumSynth.Render((DrumClass)c, 0, AudioMath.Seed(0xFA11BAC4 + (ulong)v, (ulong)c), sampleRateHz,
+                    _fallbackAudio.AsSpan((c * FallbackVariants + v) * _fallbackLength, _fallbackLength));
+        Array.Clear(_fallbackNext);
+        Array.Fill(_noteLastSlot, int.MinValue);
+        Array.Clear(_reuseFaster);
+        _reuseRandom = new FastRandom(AudioMath.Seed(KitSeed, 0x2E05E));
 
         _voiceCount = 0; _eventCount = 0; _clock = 0; _readySeq = 0; _playSeq = 0; _voiceOrder = 0;
         _seenEpoch = Volatile.Read(ref _kitEpoch);
@@ -466,8 +481,21 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         float gain = velocity * velocity * _classLevels[Math.Min(cls, _classLevels.Length - 1)].Value * staminaGain;
 
         int slot, length;
+        _slotReused = false;
         if (_offline) (slot, length) = GenerateOfflineHit(note, velocity);
         else (slot, length) = TakeVariation(note, cls);
+        float rate = 1f;
+        if (slot >= 0 && _slotReused)
+        {
+            // A reused variation (the worker is behind) is played 1.2-2.5 % faster or slower, as a drummer's stroke
+            // moves the pitch slightly; the direction alternates per note, so two reused hits in a row never match.
+            float magnitude = 0.012f + 0.013f * MathF.Abs(_reuseRandom.NextSigned());
+            _reuseFaster[note] = !_reuseFaster[note];
+            rate = _reuseFaster[note] ? 1f + magnitude : 1f - magnitude;
+        }
+        _noteLastSlot[note] = slot;
+        int sourceLength = length;
+        length = rate == 1f ? sourceLength : Math.Max(1, (int)((sourceLength - 1) / rate));
 
         // Chokes: this note silences every voice in its choke group, with a short fade at the event's time.
         int chokes = Volatile.Read(ref _noteChokes[note]);
@@ -497,7 +525,8 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
 
         _voices[_voiceCount++] = new Voice
         {
-            Slot = slot, Note = note, Pos = 0, Length = length, StartAt = startAt, FadeAt = long.MaxValue,
+            Slot = slot, Note = note, Pos = 0, Length = length, SourceLength = sourceLength, Rate = rate,
+            StartAt = startAt, FadeAt = long.MaxValue,
             Gain = gain, Order = ++_voiceOrder,
         };
         if (slot >= 0) _slotVoices[slot]++;
@@ -505,9 +534,13 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         _noteVelocity[note].Value = velocity;
     }
 
-    /// <summary>A fresh ready variation if there is one, else the least recently played one, else the fallback sound.</summary>
+    /// <summary>
+    /// A fresh ready variation if there is one, else the least recently played one other than the one this note just
+    /// played (sets <see cref="_slotReused"/>), else the next of the class's fallback sounds.
+    /// </summary>
     private (int Slot, int Length) TakeVariation(int note, int cls)
     {
+        _slotReused = false;
         int first = _noteFirstSlot[note];
         if (first >= 0)
         {
@@ -521,10 +554,13 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
                 Volatile.Write(ref _freshHits, _freshHits + 1);
                 return (best, _slotLength[best]);
             }
+            int last = _noteLastSlot[note];
             for (int g = first; g < first + _slotsPerNote; g++)
-                if (_slotState[g] == StatePlayed && (best < 0 || _slotLastPlayed[g] < _slotLastPlayed[best])) best = g;
+                if (_slotState[g] == StatePlayed && g != last && (best < 0 || _slotLastPlayed[g] < _slotLastPlayed[best])) best = g;
+            if (best < 0 && last >= first && last < first + _slotsPerNote && _slotState[last] == StatePlayed) best = last;
             if (best >= 0)
             {
+                _slotReused = true;
                 _slotLastPlayed[best] = ++_playSeq;
                 Volatile.Write(ref _reusedHits, _reusedHits + 1);
                 return (best, _slotLength[best]);
@@ -532,7 +568,10 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         }
         Volatile.Write(ref _reusedHits, _reusedHits + 1);
         Volatile.Write(ref _fallbackHits, _fallbackHits + 1);
-        return (-1 - Math.Min(cls, DrumMap.ClassCount - 1), _fallbackLength);
+        int c = Math.Min(cls, DrumMap.ClassCount - 1);
+        int variant = _fallbackNext[c];
+        _fallbackNext[c] = (variant + 1) % FallbackVariants;
+        return (-1 - (c * FallbackVariants + variant), _fallbackLength);
     }
 
     private static void BeginFade(ref Voice voice, long at, double seconds, double rateHz)
@@ -564,10 +603,34 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             ref var voice = ref _voices[v];
             if (voice.StartAt >= blockEnd) { v++; continue; }
             ReadOnlySpan<float> src = voice.Slot >= 0
-                ? _slab.AsSpan(voice.Slot * _slotCapacity, voice.Length)
-                : _fallbackAudio.AsSpan((-1 - voice.Slot) * _fallbackLength, voice.Length);
+                ? _slab.AsSpan(voice.Slot * _slotCapacity, voice.SourceLength)
+                : _fallbackAudio.AsSpan((-1 - voice.Slot) * _fallbackLength, voice.SourceLength);
             int i = (int)Math.Max(0, voice.StartAt - blockStart);
             bool finished = false;
+            if (voice.Rate != 1f)
+            {
+                // Reused hit at a nudged rate: linear interpolation; Length keeps index + 1 inside the source.
+                while (i < frames && voice.Pos < voice.Length)
+                {
+                    long now = blockStart + i;
+                    float g = voice.Gain;
+                    if (now >= voice.FadeAt)
+                    {
+                        if (voice.FadeDone >= voice.FadeLength) break;
+                        g *= 1f - (float)voice.FadeDone / voice.FadeLength;
+                        voice.FadeDone++;
+                    }
+                    double at = voice.Pos * (double)voice.Rate;
+                    int j = (int)at;
+                    float f = (float)(at - j);
+                    mix[i] += (src[j] + (src[j + 1] - src[j]) * f) * g;
+                    voice.Pos++; i++;
+                }
+                finished = voice.Pos >= voice.Length || (voice.FadeAt != long.MaxValue && voice.FadeDone >= voice.FadeLength);
+                if (finished) RemoveVoice(v);
+                else v++;
+                continue;
+            }
             while (i < frames && !finished)
             {
                 long now = blockStart + i;

@@ -225,6 +225,70 @@ public class DrumInstrumentTests
         finally { ops.Gate.Set(); }
     }
 
+    /// <summary>Plays one note <paramref name="hits"/> times, each in its own window (humanize off); returns the windows.</summary>
+    private static float[][] PlayRepeatedHits(DrumInstrument drums, int note, int hits)
+    {
+        var l = new float[256]; var r = new float[256];
+        var windows = new float[hits][];
+        for (int h = 0; h < hits; h++)
+        {
+            drums.NoteOn(0, note, 1f);
+            windows[h] = new float[8 * 256];
+            for (int b = 0; b < 8; b++) { drums.Process(l, r, 256); l.CopyTo(windows[h], b * 256); }
+            for (int b = 0; b < 40; b++) drums.Process(l, r, 256); // let the hit ring out
+        }
+        return windows;
+    }
+
+    private static void AssertConsecutiveHitsDiffer(float[][] windows, string what)
+    {
+        for (int h = 1; h < windows.Length; h++)
+        {
+            var diff = windows[h].Zip(windows[h - 1], (a, b) => a - b).ToArray();
+            double relative = Rms(diff) / Rms(windows[h]);
+            Assert.True(Rms(windows[h]) > 1e-3, $"{what}: hit {h} was silent");
+            Assert.True(relative > 0.1, $"{what}: hit {h} repeats hit {h - 1} (relative difference {relative:F5})");
+        }
+    }
+
+    [Fact]
+    public void While_nothing_is_generated_consecutive_fallback_hits_still_differ()
+    {
+        var ops = new FakeDiffusionOperations { Gate = new ManualResetEventSlim(false) };
+        using var drums = Drums(ops);
+        try
+        {
+            drums.Humanize = 0f;
+            drums.Activate(Rate, 256, offline: false);
+            var windows = PlayRepeatedHits(drums, 36, 6);
+            Assert.Equal(6, drums.FallbackHits);
+            AssertConsecutiveHitsDiffer(windows, "fallback");
+        }
+        finally { ops.Gate.Set(); }
+    }
+
+    [Fact]
+    public void When_the_worker_is_behind_a_note_with_one_generated_hit_never_replays_it_bit_identically()
+    {
+        var ops = new FakeDiffusionOperations { Gate = new ManualResetEventSlim(true) };
+        using var drums = Drums(ops);
+        try
+        {
+            drums.Humanize = 0f;
+            drums.Activate(Rate, 256, offline: false);
+            var l = new float[256]; var r = new float[256];
+            WaitUntil(() => { drums.Process(l, r, 256); return drums.ReadyVariations(36) >= 1; }, "one kick");
+            ops.Gate.Reset(); // the worker is now far behind
+            // Pool minus ready = variations the audio thread may still receive: drain them first.
+            for (int b = 0; b < 20; b++) drums.Process(l, r, 256);
+            var windows = PlayRepeatedHits(drums, 36, drums.PoolSize + 4);
+            Assert.Equal(0, drums.FallbackHits);
+            Assert.True(drums.ReusedHits >= 4);
+            AssertConsecutiveHitsDiffer(windows, "reused");
+        }
+        finally { ops.Gate.Set(); }
+    }
+
     [Fact]
     public void When_the_worker_keeps_up_hits_are_fresh_and_the_counters_say_so()
     {
