@@ -268,8 +268,17 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     // Lifecycle (non-audio thread)
     // =====================================================================================================
 
+    // Activate/Deactivate/Dispose may come from different host threads (Ardour: main thread, then a process thread):
+    // serialised so buffers are never resized under a running worker and two workers never share the model.
+    private readonly object _lifecycleLock = new();
+
     /// <inheritdoc/>
     public void Activate(double sampleRateHz, int maxBlockFrames, bool offline)
+    {
+        lock (_lifecycleLock) ActivateCore(sampleRateHz, maxBlockFrames, offline);
+    }
+
+    private void ActivateCore(double sampleRateHz, int maxBlockFrames, bool offline)
     {
         if (!double.IsFinite(sampleRateHz) || sampleRateHz < 8000 || sampleRateHz > 768000)
             throw new ArgumentOutOfRangeException(nameof(sampleRateHz), sampleRateHz, "sample rate must be 8,000..768,000 Hz");
@@ -347,15 +356,21 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     /// <inheritdoc/>
     public void Deactivate()
     {
-        _active = false;
-        _worker.Stop();
+        lock (_lifecycleLock)
+        {
+            _active = false;
+            _worker.Stop();
+        }
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        Deactivate();
-        _worker.Dispose();
+        lock (_lifecycleLock)
+        {
+            Deactivate();
+            _worker.Dispose();
+        }
     }
 
     // =====================================================================================================

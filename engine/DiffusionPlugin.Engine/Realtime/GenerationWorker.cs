@@ -35,6 +35,10 @@ internal sealed class GenerationWorker : IDisposable
     private IDiffusionOperations? _operations;
     private bool _loadAttempted;
     private Thread? _thread;
+    // Hosts may (de)activate from more than one thread (Ardour 7.3: its main thread, then a process thread): two workers
+    // alive at once would run one ONNX Runtime session and IoBinding concurrently, which corrupts ORT's state
+    // ("GetElementType is not implemented", heap aborts). Start/Stop/Dispose are serialised here.
+    private readonly object _lifecycle = new();
     private volatile bool _stop;
     private int _status = (int)ModelStatus.Loading;
     private volatile string _statusMessage = "loading";
@@ -56,30 +60,37 @@ internal sealed class GenerationWorker : IDisposable
     /// <summary>Starts the thread: load (first time only) + warm-up, then the job's loop. Non-audio thread.</summary>
     public void Start(IGenerationJob job)
     {
-        Stop();
-        _stop = false;
-        _thread = new Thread(() => Run(job))
+        lock (_lifecycle)
         {
-            IsBackground = true,
-            Priority = ThreadPriority.BelowNormal,
-            Name = _name,
-        };
-        _thread.Start();
+            Stop();
+            _stop = false;
+            _thread = new Thread(() => Run(job))
+            {
+                IsBackground = true,
+                Priority = ThreadPriority.BelowNormal,
+                Name = _name,
+            };
+            _thread.Start();
+        }
     }
 
     /// <summary>Asks the loop to stop and joins it (waits for the model call in flight). Non-audio thread.</summary>
     public void Stop()
     {
-        var t = _thread;
-        if (t == null) return;
-        _stop = true;
-        t.Join();
-        _thread = null;
+        lock (_lifecycle)
+        {
+            var t = _thread;
+            if (t == null) return;
+            _stop = true;
+            t.Join();
+            _thread = null;
+        }
     }
 
     /// <summary>Offline mode: loads the model on the calling thread if needed and hands it to the job. Non-audio thread.</summary>
     public void PrepareSynchronously(IGenerationJob job)
     {
+        if (Thread.CurrentThread != _thread) Stop(); // offline use while a worker thread still runs the model: stop it first
         EnsureLoaded();
         try { job.OnModel(_operations); }
         catch (Exception e) { ReportFailure("warm-up failed", e); job.OnModel(null); }
@@ -191,9 +202,12 @@ internal sealed class GenerationWorker : IDisposable
 
     public void Dispose()
     {
-        Stop();
-        var ops = _operations;
-        _operations = null;
-        try { ops?.Dispose(); } catch (Exception e) { _log.Warning(e, "{Worker}: model dispose failed", _name); }
+        lock (_lifecycle)
+        {
+            Stop();
+            var ops = _operations;
+            _operations = null;
+            try { ops?.Dispose(); } catch (Exception e) { _log.Warning(e, "{Worker}: model dispose failed", _name); }
+        }
     }
 }

@@ -72,20 +72,37 @@ internal abstract class AudioPlugin : IDisposable
 
     public void Terminate()
     {
-        if (!IsInitialized) return;
-        if (IsActive) SetActive(false);
-        IsInitialized = false;
-        OnTerminate();
+        lock (_lifecycleLock)
+        {
+            if (!IsInitialized) return;
+            if (IsActive) SetActive(false);
+            IsInitialized = false;
+            OnTerminate();
+        }
     }
+
+    // Hosts call setupProcessing/setActive/terminate from more than one thread (Ardour 7.3 re-activates from a process
+    // thread while its main thread did the first activation): serialised, never taken on the audio path (Process).
+    private readonly object _lifecycleLock = new();
 
     public void SetupProcessing(double sampleRateHz, int maxBlockFrames, bool offline)
     {
-        SampleRateHz = sampleRateHz;
-        MaxBlockFrames = Math.Clamp(maxBlockFrames, 1, 1 << 16);
-        Offline = offline;
+        lock (_lifecycleLock)
+        {
+            PluginLog.Info($"{Class.Name}: setupProcessing {sampleRateHz} Hz, {maxBlockFrames} frames, offline={offline} " +
+                           $"(active={IsActive}, thread {System.Environment.CurrentManagedThreadId})");
+            SampleRateHz = sampleRateHz;
+            MaxBlockFrames = Math.Clamp(maxBlockFrames, 1, 1 << 16);
+            Offline = offline;
+        }
     }
 
     public void SetActive(bool active)
+    {
+        lock (_lifecycleLock) SetActiveCore(active);
+    }
+
+    private void SetActiveCore(bool active)
     {
         if (active == IsActive) return;
         if (active && !IsInitialized) Initialize();
@@ -110,6 +127,7 @@ internal abstract class AudioPlugin : IDisposable
         else
         {
             IsActive = false;
+            PluginLog.Info($"{Class.Name}: deactivated (thread {System.Environment.CurrentManagedThreadId})");
             if (EngineRunning) OnDeactivate();
             EngineRunning = false;
         }

@@ -70,7 +70,7 @@ internal sealed class DrumsPlugin : AudioPlugin
         _appliedVersion = -1;
         ApplyParameters();
         _engine?.Activate(SampleRateHz, MaxBlockFrames, Offline);
-        PluginLog.Info($"Diffusion Drums: active at {SampleRateHz} Hz, {MaxBlockFrames} frames, offline={Offline}; " +
+        PluginLog.Info($"Diffusion Drums: active (thread {System.Environment.CurrentManagedThreadId}) at {SampleRateHz} Hz, {MaxBlockFrames} frames, offline={Offline}; " +
                        $"{_engine?.Status}: {_engine?.StatusMessage}");
     }
 

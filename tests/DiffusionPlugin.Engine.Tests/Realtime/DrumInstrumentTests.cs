@@ -290,6 +290,37 @@ public class DrumInstrumentTests
     }
 
     [Fact]
+    public void Activations_from_two_host_threads_never_run_the_model_on_two_threads_at_once()
+    {
+        // Ardour 7.3 activates from its main thread, then again from a process thread: two workers must never overlap.
+        var ops = new FakeDiffusionOperations { DelayMs = 1 };
+        using var drums = Drums(ops);
+        using var go = new ManualResetEventSlim(false);
+        Exception? failure = null;
+        var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            try
+            {
+                go.Wait();
+                for (int i = 0; i < 60; i++)
+                {
+                    drums.Activate(t == 0 ? Rate : 48000, 256 << t, offline: false);
+                    Thread.Sleep(2);
+                    if (i % 3 == 2) drums.Deactivate();
+                }
+            }
+            catch (Exception e) { failure = e; }
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        go.Set();
+        foreach (var t in threads) t.Join();
+        drums.Deactivate();
+        Assert.Null(failure);
+        Assert.True(ops.Calls > 0, "the model was never called");
+        Assert.Equal(1, ops.MaxConcurrentCalls);
+    }
+
+    [Fact]
     public void When_the_worker_keeps_up_hits_are_fresh_and_the_counters_say_so()
     {
         using var drums = Drums(new FakeDiffusionOperations());

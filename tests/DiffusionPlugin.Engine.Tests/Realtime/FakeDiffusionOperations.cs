@@ -35,7 +35,20 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     public readonly System.Collections.Concurrent.ConcurrentQueue<(int Batch, int Length)> WarmUps = new();
     public bool Disposed { get; private set; }
 
+    private int _inside, _maxConcurrentCalls;
+    /// <summary>The most model calls seen running at the same time (a real ONNX session must never see more than one).</summary>
+    public int MaxConcurrentCalls => Volatile.Read(ref _maxConcurrentCalls);
+
     private void Enter()
+    {
+        int inside = Interlocked.Increment(ref _inside);
+        int seen;
+        while (inside > (seen = Volatile.Read(ref _maxConcurrentCalls)) && Interlocked.CompareExchange(ref _maxConcurrentCalls, inside, seen) != seen) { }
+        try { EnterCore(); }
+        finally { Interlocked.Decrement(ref _inside); }
+    }
+
+    private void EnterCore()
     {
         int n = Interlocked.Increment(ref _calls);
         if (FailAfterCalls >= 0 && n > FailAfterCalls) throw new InvalidOperationException("fake model failure");
