@@ -39,6 +39,13 @@ internal sealed class GenerationWorker : IDisposable
     // alive at once would run one ONNX Runtime session and IoBinding concurrently, which corrupts ORT's state
     // ("GetElementType is not implemented", heap aborts). Start/Stop/Dispose are serialised here.
     private readonly object _lifecycle = new();
+    // One thread per worker for its whole life, parked between activations. A host may re-activate from one of its own
+    // real-time threads (Ardour 7.3 does); a thread created there inherits that thread's scheduling, signal mask and
+    // FPU state, and ONNX Runtime runs on it failed in Ardour ("GetElementType is not implemented"). The thread is
+    // therefore created once, at the first activation, and reused.
+    private readonly object _signal = new();
+    private IGenerationJob? _job;
+    private bool _runRequested, _jobRunning, _exit;
     private volatile bool _stop;
     private int _status = (int)ModelStatus.Loading;
     private volatile string _statusMessage = "loading";
@@ -51,7 +58,7 @@ internal sealed class GenerationWorker : IDisposable
 
     public ModelStatus Status => (ModelStatus)Volatile.Read(ref _status);
     public string StatusMessage => _statusMessage;
-    public bool IsRunning => _thread is { IsAlive: true };
+    public bool IsRunning => Volatile.Read(ref _jobRunning);
     /// <summary>Units of work done (diagnostics, any thread).</summary>
     public long Steps => Interlocked.Read(ref _steps);
     /// <summary>True while a stop is requested: long jobs may poll it between model calls.</summary>
@@ -64,13 +71,22 @@ internal sealed class GenerationWorker : IDisposable
         {
             Stop();
             _stop = false;
-            _thread = new Thread(() => Run(job))
+            lock (_signal)
             {
-                IsBackground = true,
-                Priority = ThreadPriority.BelowNormal,
-                Name = _name,
-            };
-            _thread.Start();
+                _job = job;
+                _runRequested = true;
+                Monitor.PulseAll(_signal);
+            }
+            if (_thread == null)
+            {
+                _thread = new Thread(Loop)
+                {
+                    IsBackground = true,
+                    Priority = ThreadPriority.BelowNormal,
+                    Name = _name,
+                };
+                _thread.Start();
+            }
         }
     }
 
@@ -79,11 +95,11 @@ internal sealed class GenerationWorker : IDisposable
     {
         lock (_lifecycle)
         {
-            var t = _thread;
-            if (t == null) return;
+            if (_thread == null) return;
             _stop = true;
-            t.Join();
-            _thread = null;
+            // Waits for the job in flight (and one requested but not yet picked up) to end; the thread stays parked.
+            lock (_signal)
+                while (_runRequested || _jobRunning) Monitor.Wait(_signal);
         }
     }
 
@@ -108,9 +124,34 @@ internal sealed class GenerationWorker : IDisposable
         }
     }
 
-    private void Run(IGenerationJob job)
+    private void Loop()
     {
         LowerThreadPriorityOnLinux();
+        while (true)
+        {
+            IGenerationJob job;
+            lock (_signal)
+            {
+                while (!_runRequested && !_exit) Monitor.Wait(_signal);
+                if (!_runRequested) return; // exit requested and nothing left to run
+                job = _job!;
+                _runRequested = false;
+                _jobRunning = true;
+            }
+            try { Run(job); }
+            finally
+            {
+                lock (_signal)
+                {
+                    _jobRunning = false;
+                    Monitor.PulseAll(_signal);
+                }
+            }
+        }
+    }
+
+    private void Run(IGenerationJob job)
+    {
         try
         {
             PrepareSynchronously(job);
@@ -205,6 +246,17 @@ internal sealed class GenerationWorker : IDisposable
         lock (_lifecycle)
         {
             Stop();
+            var t = _thread;
+            if (t != null)
+            {
+                lock (_signal)
+                {
+                    _exit = true;
+                    Monitor.PulseAll(_signal);
+                }
+                t.Join();
+                _thread = null;
+            }
             var ops = _operations;
             _operations = null;
             try { ops?.Dispose(); } catch (Exception e) { _log.Warning(e, "{Worker}: model dispose failed", _name); }
