@@ -108,9 +108,35 @@ internal sealed class GenerationWorker : IDisposable
     {
         if (Thread.CurrentThread != _thread) Stop(); // offline use while a worker thread still runs the model: stop it first
         EnsureLoaded();
-        try { job.OnModel(_operations); }
-        catch (Exception e) { ReportFailure("warm-up failed", e); job.OnModel(null); }
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                job.OnModel(_operations);
+                return;
+            }
+            catch (Exception e) when (_operations != null && _load != null && attempt <= MaxWarmUpReloads)
+            {
+                // Under Ardour 7.3 a warm-up after a re-activation has failed inside ONNX Runtime on a session that had
+                // run fine ("GetElementType is not implemented"): a fresh session is worth a try before the fallback.
+                _log.Warning(e, "{Worker}: warm-up failed; reloading the model (attempt {Attempt} of {Max})", _name, attempt, MaxWarmUpReloads);
+                var ops = _operations;
+                _operations = null;
+                try { ops.Dispose(); } catch (Exception) { /* a broken session may fail to dispose too */ }
+                _loadAttempted = false;
+                EnsureLoaded();
+            }
+            catch (Exception e)
+            {
+                ReportFailure("warm-up failed", e);
+                job.OnModel(null);
+                return;
+            }
+        }
     }
+
+    /// <summary>How many times a failed warm-up reloads the model before the fallback takes over.</summary>
+    internal const int MaxWarmUpReloads = 2;
 
     /// <summary>Offline mode: one job step on the calling thread, with the same failure handling as the worker.</summary>
     public bool StepSynchronously(IGenerationJob job)

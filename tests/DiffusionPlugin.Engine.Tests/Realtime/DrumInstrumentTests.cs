@@ -339,6 +339,21 @@ public class DrumInstrumentTests
     }
 
     [Fact]
+    public void A_warm_up_that_fails_once_reloads_the_model_instead_of_falling_back()
+    {
+        var broken = new FakeDiffusionOperations { FailAfterCalls = 0 };
+        var healthy = new FakeDiffusionOperations();
+        int loads = 0;
+        using var drums = RealtimeEngines.CreateDrums(new EngineOptions(), () => Interlocked.Increment(ref loads) == 1 ? broken : healthy);
+        drums.Activate(Rate, 512, offline: false);
+        var l = new float[512]; var r = new float[512];
+        WaitUntil(() => { drums.Process(l, r, 512); return drums.ReadyVariations(36) == drums.PoolSize; }, "a full kick pool from the reloaded model");
+        Assert.Equal(2, loads);
+        Assert.True(broken.Disposed, "the broken session was not disposed");
+        Assert.Equal(ModelStatus.ReadyCpu, drums.Status);
+    }
+
+    [Fact]
     public void A_loaded_model_reports_ready_and_a_missing_one_reports_fallback_and_still_plays()
     {
         using (var ok = Drums(new FakeDiffusionOperations()))
