@@ -113,6 +113,43 @@ public class DrumsHostTests
     }
 
     [Fact]
+    public void Reactivation_from_another_thread_while_the_model_loads_keeps_the_model_as_in_ardour()
+    {
+        // Ardour 7.3's sequence: activate on the main thread, then deactivate and re-activate from one of its own
+        // threads while the model is still loading, with a second instance alive and process called meanwhile.
+        using var other = _module.Create(Signals.Widener);
+        other.Start(48000, 1024);
+        using var p = _module.Create(Signals.Drums);
+        p.Start(48000, 1024);
+        Exception? failure = null;
+        var host = new Thread(() =>
+        {
+            try
+            {
+                Thread.Sleep(30);
+                Assert.Equal(0, p.SetProcessing(false));
+                Assert.Equal(0, p.SetActive(false));
+                Assert.Equal(0, p.SetupProcessing(44100, 512));
+                Assert.Equal(0, p.SetActive(true));
+                Assert.Equal(0, p.SetProcessing(true));
+                for (int i = 0; i < 20; i++) Assert.Equal(0, p.Process(null, [new float[512], new float[512]], 512));
+            }
+            catch (Exception e) { failure = e; }
+        });
+        host.Start();
+        host.Join();
+        Assert.Null(failure);
+        string status = SettledStatus(p, 512);
+        bool modelShipped = File.Exists(Path.Combine(_module.BundlePath, "Contents", "Resources", "models", "drums", "manifest.json"));
+        if (modelShipped) Assert.Matches("^(CPU|CUDA): ", status);
+        // Hits after the re-activation come from the model (or the fallback without one) and are audible.
+        var (left, _) = Signals.RenderNotes(p, [(1000, 36, 1f), (20_000, 36, 1f)], 40_000, 512);
+        Assert.True(Signals.Rms(left.AsSpan(1000, 6000)) > 1e-3 && Signals.Rms(left.AsSpan(20_000, 6000)) > 1e-3);
+        p.Stop();
+        other.Stop();
+    }
+
+    [Fact]
     public void Consecutive_hits_of_one_note_differ_when_the_model_plays_and_all_sound_in_fallback()
     {
         using var p = _module.Create(Signals.Drums);
