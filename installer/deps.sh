@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-torch python3-onnx python3-soundfile python3-numpy python3-pytest python3-matplotlib
+APT_PACKAGES=(python3-torch python3-onnx python3-soundfile python3-numpy python3-pytest python3-scipy python3-matplotlib
               hydrogen-drumkits hydrogen-data fluidsynth fluid-soundfont-gm ardour clang zlib1g-dev binutils)
 
 missing=()

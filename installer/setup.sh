@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+case "${1:-}" in
+  -h|--help)
+    echo "Usage: bash installer/setup.sh [install.sh options, e.g. --system --cuda]"
+    echo "Installs apt packages and NuGet packages, builds, installs the plugin, renders the demos into artifacts/demo/."
+    exit 0 ;;
+esac
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 start=$SECONDS
 step() { echo; echo "== setup: $1 ($((SECONDS - start)) s)"; }
@@ -21,6 +27,16 @@ dotnet build DiffusionPlugin.sln -c Release -v quiet -nologo
 step "plugin (installer/install.sh $*)"
 if [ -f plugin/build-bundle.sh ]; then
   bash installer/install.sh "$@"
+  # Ardour's own VST3 scanner loads the bundle as Ardour will: a quick check that a real host sees both plugins.
+  scanner=$(ls /usr/lib/ardour*/ardour-vst3-scanner 2>/dev/null | head -1 || true)
+  if [ -n "$scanner" ] && [ -d artifacts/bundle/DiffusionPlugin.vst3 ]; then
+    scan_cache=$(mktemp -d)
+    found=$(XDG_CACHE_HOME="$scan_cache" LD_LIBRARY_PATH="$(dirname "$scanner")" timeout 120 "$scanner" -f \
+              artifacts/bundle/DiffusionPlugin.vst3 2>&1 | sed -n 's/.*Found Plugin: //p' | paste -sd, - | sed 's/,/, /g' || true)
+    rm -rf "$scan_cache"
+    if [ -n "$found" ]; then echo "setup: Ardour's VST3 scanner found: $found"
+    else skip "Ardour's VST3 scanner found no plugin in the bundle (see the log: \$XDG_STATE_HOME/DiffusionPlugin/logs)"; fi
+  fi
 else
   skip "installing the plugin: plugin/build-bundle.sh is not in this checkout yet"
 fi
@@ -44,21 +60,12 @@ else
   else
     skip "the groove: diffusion-studio render failed (see above)"
   fi
-  # A melodic mono source shows the widener better than drums. fluidsynth plays it (reverb and chorus off, so
-  # the stereo image is the widener's alone), numpy folds it to mono.
-  if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then
-    fluidsynth -ni -q -R 0 -C 0 -g 0.8 -r 44100 -F "$DEMO/melody-stereo.wav" \
-      /usr/share/sounds/sf2/FluidR3_GM.sf2 installer/demo/melody.mid >/dev/null
-    /usr/bin/python3 - "$DEMO/melody-stereo.wav" "$DEMO/melody-mono.wav" <<'PY'
-import sys, numpy as np, soundfile as sf
-x, rate = sf.read(sys.argv[1], dtype="float32", always_2d=True)
-sf.write(sys.argv[2], x.mean(axis=1), rate, subtype="FLOAT")
-PY
-    rm -f "$DEMO/melody-stereo.wav"
+  # A melodic mono source shows the widener better than drums.
+  if bash installer/demo/render_melody.sh "$DEMO/melody-mono.wav"; then
     studio widen "$DEMO/melody-mono.wav" "$DEMO/melody-widened.wav" --width 1.0 --force \
       || skip "widening the melody: diffusion-studio widen failed (see above)"
   else
-    skip "the melody demo: fluidsynth or fluid-soundfont-gm is missing (sudo apt-get install fluidsynth fluid-soundfont-gm)"
+    skip "the melody demo: installer/demo/render_melody.sh failed (see above)"
   fi
   ls -l "$DEMO"
 fi

@@ -3,7 +3,7 @@
 # Exit status is non-zero when anything failed (a build that breaks counts as one failure).
 #   SKIP_DEPS=1  skip installer/deps.sh (apt packages + dotnet restore)
 # Order: deps, one Release build of the solution, the plugin bundle (plugin/build-bundle.sh, which the VST3 tests
-# load through DIFFUSIONPLUGIN_BUNDLE), each C# test project with --no-build (TRX counters), then the pytest suites
+# load through DIFFUSION_VST3_BUNDLE), each C# test project with --no-build (TRX counters), then the pytest suites
 # (onnx-export/tests, tests/installer, tests/tools) with /usr/bin/python3, Debian's Python that has torch/onnx/numpy.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,9 @@ fi
 if [ "$built" = 1 ] && [ -f plugin/build-bundle.sh ]; then
   step "plugin bundle (plugin/build-bundle.sh artifacts/bundle)"
   if bash plugin/build-bundle.sh "$ROOT/artifacts/bundle"; then
+    # Both names: the VST3 test host reads DIFFUSION_VST3_BUNDLE, the installer tests DIFFUSIONPLUGIN_BUNDLE.
     export DIFFUSIONPLUGIN_BUNDLE="$ROOT/artifacts/bundle/DiffusionPlugin.vst3"
+    export DIFFUSION_VST3_BUNDLE="$DIFFUSIONPLUGIN_BUNDLE"
   else
     echo "bundle build failed"; failed=$((failed + 1))
   fi

@@ -9,9 +9,12 @@ Generative Models", the Gaussian case of eq. 2-3):
 
 The graph follows docs/model-contract.md (inputs x [batch,1,length], sigma [batch], class_id [batch],
 velocity [batch]; output denoised [batch,1,length]); class and velocity are accepted and ignored.
+Two more variants output the same denoiser in the other parameterisations the contract allows, so the engine's
+conversions are tested too: "eps" (eps_hat = (x - D)/sigma) and "v" (v_hat = (c_skip*x - D)/c_out, EDM's
+c_skip = sd^2/(sigma^2+sd^2), c_out = sigma*sd/sqrt(sigma^2+sd^2)).
 
-Run:  /usr/bin/python3 onnx-export/analytic/build_analytic_gaussian.py [output-dir]
-Default output: models/test/analytic-gaussian/ (model.onnx + manifest.json).
+Run:  /usr/bin/python3 onnx-export/analytic/build_analytic_gaussian.py [models-test-dir]
+Default output: models/test/analytic-gaussian{,-eps,-v}/ (model.onnx + manifest.json each).
 """
 import json
 import os
@@ -28,7 +31,7 @@ CLIP_SAMPLES = 4096
 OPSET = 17
 
 
-def build_graph(mu: float, sigma_data: float) -> onnx.ModelProto:
+def build_graph(mu: float, sigma_data: float, parameterization: str = "edm") -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1, "length"])
     sigma = helper.make_tensor_value_info("sigma", TensorProto.FLOAT, ["batch"])
     class_id = helper.make_tensor_value_info("class_id", TensorProto.INT64, ["batch"])
@@ -56,8 +59,24 @@ def build_graph(mu: float, sigma_data: float) -> onnx.ModelProto:
         helper.make_node("Add", ["class_f", "velocity"], ["cond_sum"]),
         helper.make_node("Mul", ["cond_sum", "zero"], ["cond_zero"]),
         helper.make_node("Reshape", ["cond_zero", "shape_b11"], ["cond_b11"]),
-        helper.make_node("Add", ["d", "cond_b11"], ["denoised"]),
+        helper.make_node("Add", ["d", "cond_b11"], ["d_out"]),
     ]
+    if parameterization == "edm":
+        nodes.append(helper.make_node("Identity", ["d_out"], ["denoised"]))
+    elif parameterization == "eps":
+        nodes += [helper.make_node("Sub", ["x", "d_out"], ["resid"]),
+                  helper.make_node("Div", ["resid", "s"], ["denoised"])]
+    elif parameterization == "v":
+        inits.append(numpy_helper.from_array(np.array(sigma_data, dtype=np.float32), "sigma_data"))
+        nodes += [helper.make_node("Div", ["sigma_data_sq", "den"], ["c_skip"]),
+                  helper.make_node("Sqrt", ["den"], ["root"]),
+                  helper.make_node("Mul", ["s", "sigma_data"], ["s_sd"]),
+                  helper.make_node("Div", ["s_sd", "root"], ["c_out"]),
+                  helper.make_node("Mul", ["x", "c_skip"], ["skip"]),
+                  helper.make_node("Sub", ["skip", "d_out"], ["v_num"]),
+                  helper.make_node("Div", ["v_num", "c_out"], ["denoised"])]
+    else:
+        raise ValueError(parameterization)
     graph = helper.make_graph(nodes, "analytic_gaussian_denoiser", [x, sigma, class_id, velocity], [denoised],
                               initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -67,10 +86,10 @@ def build_graph(mu: float, sigma_data: float) -> onnx.ModelProto:
     return model
 
 
-def manifest(mu: float, sigma_data: float) -> dict:
+def manifest(mu: float, sigma_data: float, parameterization: str = "edm") -> dict:
     return {
         "formatVersion": 1,
-        "name": "analytic-gaussian",
+        "name": "analytic-gaussian" + ("" if parameterization == "edm" else "-" + parameterization),
         "model": "model.onnx",
         "sampleRateHz": SAMPLE_RATE_HZ,
         "clipSamples": CLIP_SAMPLES,
@@ -78,7 +97,7 @@ def manifest(mu: float, sigma_data: float) -> dict:
         "classes": ["gaussian"],
         "nullClassId": 1,
         "conditioning": {"class": False, "velocity": False},
-        "parameterization": "edm",
+        "parameterization": parameterization,
         "sigmaData": sigma_data, "sigmaMin": 0.002, "sigmaMax": 80.0,
         "inputs": {"x": "x", "sigma": "sigma", "classId": "class_id", "velocity": "velocity"},
         "outputs": {"denoised": "denoised"},
@@ -91,13 +110,15 @@ def manifest(mu: float, sigma_data: float) -> dict:
 
 def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "models", "test", "analytic-gaussian")
-    os.makedirs(out_dir, exist_ok=True)
-    onnx.save(build_graph(MU, SIGMA_DATA), os.path.join(out_dir, "model.onnx"))
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
-        json.dump(manifest(MU, SIGMA_DATA), f, indent=2)
-        f.write("\n")
-    print(f"wrote {out_dir}/model.onnx and manifest.json")
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(os.path.join(here, "..", "..", "models", "test"))
+    for parameterization in ("edm", "eps", "v"):
+        out_dir = os.path.join(root, "analytic-gaussian" + ("" if parameterization == "edm" else "-" + parameterization))
+        os.makedirs(out_dir, exist_ok=True)
+        onnx.save(build_graph(MU, SIGMA_DATA, parameterization), os.path.join(out_dir, "model.onnx"))
+        with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+            json.dump(manifest(MU, SIGMA_DATA, parameterization), f, indent=2)
+            f.write("\n")
+        print(f"wrote {out_dir}/model.onnx and manifest.json")
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+if (args.Length > 0 && args[0] == "realtime-figures") { DiffusionPlugin.Benchmarks.RealtimeFigures.Run(args[1..]); return; }
 if (args.Length > 0 && args[0] == "quick-diffusion")
 {
     DiffusionPlugin.Benchmarks.QuickDiffusionTimings.Run();

@@ -197,6 +197,22 @@ def test_deb_installs_the_bundle_under_usr_lib_vst3(env):
     assert not (env["home"] / ".vst3").exists(), "--deb only packs, it does not install"
 
 
+def test_deb_installs_and_removes_cleanly_with_dpkg(env):
+    out = env["tmp"] / "out"
+    install(env, "--deb", "--out", str(out))
+    root = env["tmp"] / "dpkg-root"       # a scratch dpkg database: the machine's own stays untouched
+    for folder in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/log"):
+        (root / folder).mkdir(parents=True)
+    (root / "var/lib/dpkg/status").touch()
+    dpkg = ["dpkg", f"--root={root}", f"--log={root}/var/log/dpkg.log", "--force-script-chrootless"]
+    subprocess.run([*dpkg, "--force-depends", "-i", str(out / "diffusion-plugin_0.1.0_amd64.deb")],
+                   capture_output=True, check=True)
+    plugin = root / "usr/lib/vst3" / BUNDLE / "Contents/x86_64-linux/DiffusionPlugin.so"
+    assert plugin.read_bytes() == BUNDLE_FILES["Contents/x86_64-linux/DiffusionPlugin.so"]
+    subprocess.run([*dpkg, "-r", "diffusion-plugin"], capture_output=True, check=True)
+    assert not (root / "usr").exists()
+
+
 def test_cuda_deb_is_a_separate_package_carrying_the_provider(env):
     out = env["tmp"] / "out"
     install(env, "--deb", "--cuda", "--out", str(out))
@@ -253,3 +269,35 @@ def test_unknown_options_are_refused_with_the_usage(env):
     result = run(env, "--frobnicate", check=False)
     assert result.returncode == 2
     assert "Usage:" in result.stderr
+
+
+ARDOUR_SCANNER = next(iter(sorted(Path("/usr/lib").glob("ardour*/ardour-vst3-scanner"))), None)
+REAL_BUNDLE = os.environ.get("DIFFUSIONPLUGIN_BUNDLE")
+
+
+@pytest.mark.skipif(not REAL_BUNDLE or not ARDOUR_SCANNER,
+                    reason="needs the built bundle (DIFFUSIONPLUGIN_BUNDLE, set by tests/run-all.sh) and Ardour")
+def test_the_installed_real_bundle_is_found_by_ardours_vst3_scanner(env):
+    run(env, "--bundle", REAL_BUNDLE)
+    installed = env["home"] / ".vst3" / BUNDLE
+    variables = dict(env["vars"], XDG_CACHE_HOME=str(env["tmp"] / "cache"),
+                     LD_LIBRARY_PATH=str(ARDOUR_SCANNER.parent))
+    scan = subprocess.run([str(ARDOUR_SCANNER), "-f", "-v", str(installed)], env=variables, capture_output=True,
+                          text=True, timeout=120)
+    found = [line.split("Found Plugin: ", 1)[1].strip() for line in (scan.stdout + scan.stderr).splitlines()
+             if "Found Plugin: " in line]
+    assert sorted(found) == ["Diffusion Drums", "Diffusion Widener"], scan.stdout + scan.stderr
+    run(env, "--uninstall")
+    assert not (env["home"] / ".vst3").exists()
+
+
+def test_a_relative_dest_is_recorded_as_an_absolute_path(env):
+    work = env["tmp"] / "work"
+    work.mkdir()
+    variables = dict(env["vars"])
+    subprocess.run(["bash", str(INSTALL), "--bundle", str(env["bundle"]), "--dest", "plugins"], cwd=work,
+                   env=variables, check=True, capture_output=True)
+    files, _ = manifest(env)
+    assert str(work / "plugins" / BUNDLE / "Contents/x86_64-linux/DiffusionPlugin.so") in files
+    run(env, "--uninstall")          # from another working directory
+    assert not (work / "plugins").exists()

@@ -7,6 +7,9 @@ namespace DiffusionPlugin.Engine.Diffusion;
 /// extension and interpolation, each in batches. Buffers are kept per shape and reused, so repeated calls with the same
 /// shape and options allocate nothing managed. Deterministic: each item's noise comes from its own seed.
 /// Not thread-safe: one thread owns an instance (the generation worker or a CLI thread); never the audio thread.
+/// Throws <see cref="ArgumentException"/> for bad arguments (lengths, unknown sampler or schedule, NaN/Inf source audio,
+/// class ids out of range) and <see cref="InvalidOperationException"/> when ONNX Runtime fails during a run.
+/// Vary at strength s runs ⌈s·Steps⌉ steps from the level the schedule reaches at fraction s of its range.
 /// </summary>
 public sealed class DiffusionOperations : IDiffusionOperations
 {
@@ -62,6 +65,7 @@ public sealed class DiffusionOperations : IDiffusionOperations
         CheckBatch(conditioning.Length, batch, length, output.Length);
         if (sources.Length < batch * length) throw new ArgumentException($"sources hold {sources.Length} samples, batch × length needs {batch * length}", nameof(sources));
         if (!(strength >= 0f && strength <= 1f)) throw new ArgumentOutOfRangeException(nameof(strength), strength, "strength must be in [0, 1]");
+        RequireFinite(sources[..(batch * length)], nameof(sources));
         var sampler = Begin(conditioning, length, options);
         if (strength == 0f)
         {
@@ -90,8 +94,14 @@ public sealed class DiffusionOperations : IDiffusionOperations
         CheckBatch(1, 1, length, output.Length);
         if (source.Length < length) throw new ArgumentException("source is shorter than length", nameof(source));
         if (mask.Length < length) throw new ArgumentException("mask is shorter than length", nameof(mask));
+        RequireFinite(source[..length], nameof(source));
         var sampler = Begin([conditioning], length, options);
         var weights = _inpaint.Prepare(source[..length], mask[..length], Math.Max(1, (int)MathF.Round(InpaintCrossfadeSeconds * Denoiser.SampleRateHz)));
+        if (TensorPrimitives.Max(weights) == 0f)
+        {
+            source[..length].CopyTo(output); // nothing masked: nothing to regenerate
+            return;
+        }
         _model.Constraint = _inpaint;
         var sigmas = Schedule(options.Schedule, options.Steps, Denoiser.SigmaMax);
         var x = Buffer(ref _x, length);
@@ -114,6 +124,7 @@ public sealed class DiffusionOperations : IDiffusionOperations
         CheckBatch(1, 1, length, output.Length);
         if (source.Length < length) throw new ArgumentException("source is shorter than length", nameof(source));
         if (!(cutoffHz > 0) || !float.IsFinite(cutoffHz)) throw new ArgumentOutOfRangeException(nameof(cutoffHz), cutoffHz, "cutoff must be a positive frequency");
+        RequireFinite(source[..length], nameof(source));
         var sampler = Begin([conditioning], length, options);
         if (cutoffHz >= Denoiser.SampleRateHz / 2f)
         {
@@ -171,6 +182,16 @@ public sealed class DiffusionOperations : IDiffusionOperations
         x.CopyTo(output);
     }
 
+    public void WarmUp(int batch, int length, SamplingOptions options)
+    {
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch must be at least 1");
+        var cond = new DiffusionConditioning[batch];
+        var seeds = new ulong[batch];
+        var output = new float[batch * length];
+        // A one-step run touches every buffer a full run of this shape uses (guided batch, scratch, bindings).
+        Generate(cond, seeds, length, options with { Steps = 1 }, output);
+    }
+
     /// <summary>Checks the options, prepares the guided model for the batch and returns the sampler to run.</summary>
     private SamplerFunction Begin(ReadOnlySpan<DiffusionConditioning> conditioning, int length, SamplingOptions options)
     {
@@ -206,6 +227,15 @@ public sealed class DiffusionOperations : IDiffusionOperations
         if (length < 1 || length % Denoiser.LengthMultiple != 0)
             throw new ArgumentOutOfRangeException(nameof(length), length, $"length must be a positive multiple of {Denoiser.LengthMultiple}");
         if (outputLength < (long)batch * length) throw new ArgumentException($"output holds {outputLength} samples, {batch} × {length} needed", "output");
+    }
+
+    /// <summary>NaN or infinity in a source would spread through every step: refuse it with a clear message.</summary>
+    private static void RequireFinite(ReadOnlySpan<float> audio, string name)
+    {
+        for (int i = 0; i < audio.Length; i++)
+        {
+            if (!float.IsFinite(audio[i])) throw new ArgumentException($"{name} holds NaN or infinity at sample {i}", name);
+        }
     }
 
     private static Span<T> Buffer<T>(ref T[] buffer, int size)

@@ -48,4 +48,11 @@ public interface IDiffusionOperations : IDisposable
     /// <summary>Hits between two seeds: slerp in noise space at each t ∈ <paramref name="positions"/> (0 = seed A, 1 = seed B).</summary>
     void Interpolate(DiffusionConditioning conditioning, ulong seedA, ulong seedB, ReadOnlySpan<float> positions,
                      int length, SamplingOptions options, Span<float> output);
+
+    /// <summary>
+    /// Sizes every buffer (and binds the model's inputs/outputs) for batches of <paramref name="batch"/> hits of
+    /// <paramref name="length"/> samples under <paramref name="options"/>, so later calls of that shape allocate nothing.
+    /// Call on the worker when a plugin activates. Default: nothing to prepare.
+    /// </summary>
+    void WarmUp(int batch, int length, SamplingOptions options) { }
 }

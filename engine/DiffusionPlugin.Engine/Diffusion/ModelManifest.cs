@@ -94,7 +94,20 @@ public sealed record ModelManifest
             throw new ModelLoadException(manifestPath, $"manifest does not match the format ({OneLine(e.Message)})", e);
         }
         if (m is null) throw new ModelLoadException(manifestPath, "manifest is empty");
-        m = m with { ManifestPath = manifestPath, Directory = Path.GetDirectoryName(manifestPath) ?? "." };
+        // An explicit null for a block means "absent"; the checks below then name what is missing.
+        m = m with
+        {
+            ManifestPath = manifestPath,
+            Directory = Path.GetDirectoryName(manifestPath) ?? ".",
+            Classes = m.Classes ?? [],
+            Conditioning = m.Conditioning ?? new ManifestConditioning(),
+            Inputs = m.Inputs ?? new ManifestInputs { X = "", Sigma = "" },
+            Outputs = m.Outputs ?? new ManifestOutputs { Denoised = "" },
+            Defaults = m.Defaults ?? new ManifestDefaults(),
+            Model = m.Model ?? "",
+            Name = m.Name ?? "",
+            Parameterization = m.Parameterization ?? "",
+        };
         m.Validate();
         return m;
     }

@@ -68,15 +68,24 @@ public sealed class OnnxDenoiser : IDenoiser
         if (!File.Exists(path)) throw new ModelLoadException(path, $"ONNX model file not found (named by {manifest.ManifestPath})");
 
         int threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Math.Max(1, Environment.ProcessorCount - 1);
-        var (session, device, reason) = CreateSession(path, options.Device, threads);
+        InferenceSession session;
+        ExecutionDevice device;
+        string reason;
+        try { (session, device, reason) = CreateSession(path, options.Device, threads); }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            // libonnxruntime.so itself did not load (not beside the plugin, wrong architecture): a host must not crash.
+            throw new ModelLoadException(path, $"ONNX Runtime could not be loaded ({ModelManifest.OneLine((e.InnerException ?? e).Message)})", e);
+        }
         OnnxDenoiser? denoiser = null;
         try
         {
             var (bindClass, bindVelocity) = CheckGraph(session, manifest, path);
             denoiser = new OnnxDenoiser(manifest, session, device, reason, threads, bindClass, bindVelocity);
             denoiser.WarmUp(path);
-            log.Information("Model {Name} loaded from {Path}: {Device} ({Reason}); {Threads} intra-op threads; parameterization {Parameterization}",
-                manifest.Name, path, device, reason, threads, manifest.Parameterization);
+            // The one line that says where the model runs and why (CUDA, or the reason for the CPU).
+            log.Information("Model {Name} loaded from {Path}: running on {Device} ({Reason}); {Threads} intra-op threads; parameterization {Parameterization}",
+                manifest.Name, path, device.ToString(), reason, threads, manifest.Parameterization);
             return denoiser;
         }
         catch
@@ -103,11 +112,14 @@ public sealed class OnnxDenoiser : IDenoiser
 
     private static (InferenceSession, ExecutionDevice, string) CreateSession(string path, ExecutionDevice wanted, int threads)
     {
-        var log = EngineLog.For("Diffusion");
         string cpuReason = "CPU requested";
         if (wanted != ExecutionDevice.Cpu)
         {
             SessionOptions? so = null;
+            // Under Auto a missing CUDA is expected: keep ONNX Runtime from printing its own error to stderr meanwhile.
+            var env = OrtEnv.Instance();
+            var level = env.EnvLogLevel;
+            if (wanted == ExecutionDevice.Auto) env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
             try
             {
                 so = NewSessionOptions(threads);
@@ -119,6 +131,10 @@ public sealed class OnnxDenoiser : IDenoiser
                 so = null;
                 cpuReason = $"CUDA execution provider unavailable: {ModelManifest.OneLine(e.Message)}";
                 if (wanted == ExecutionDevice.Cuda) throw new ModelLoadException(path, cpuReason, e);
+            }
+            finally
+            {
+                if (wanted == ExecutionDevice.Auto) env.EnvLogLevel = level;
             }
             if (so is not null)
             {
@@ -135,7 +151,6 @@ public sealed class OnnxDenoiser : IDenoiser
                 }
                 finally { so.Dispose(); }
             }
-            log.Information("Falling back to the CPU: {Reason}", cpuReason);
         }
 
         using var cpu = NewSessionOptions(threads);
@@ -190,7 +205,7 @@ public sealed class OnnxDenoiser : IDenoiser
         ReadOnlySpan<float> sigma = [1f];
         ReadOnlySpan<DiffusionConditioning> cond = [new DiffusionConditioning(DiffusionConditioning.Unconditional, 1f)];
         try { Denoise(x, sigma, cond, 1, length, d); }
-        catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException)
+        catch (InvalidOperationException e)
         {
             throw new ModelLoadException(path, $"graph failed its warm-up run at [1, 1, {length}] ({ModelManifest.OneLine(e.Message)})", e);
         }
@@ -201,6 +216,8 @@ public sealed class OnnxDenoiser : IDenoiser
     }
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentException">Shapes or spans that do not fit, or a class id out of range.</exception>
+    /// <exception cref="InvalidOperationException">ONNX Runtime failed during the run (message names the model file).</exception>
     public void Denoise(ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning,
                         int batch, int length, Span<float> denoised)
     {
@@ -217,10 +234,16 @@ public sealed class OnnxDenoiser : IDenoiser
             else if ((uint)id >= (uint)_classNames.Length)
                 throw new ArgumentOutOfRangeException(nameof(conditioning), id, $"class id must be -1 or 0..{_classNames.Length - 1}");
             bound.ClassId[b] = id;
-            bound.Velocity[b] = Math.Clamp(conditioning[b].Velocity, 0f, 1f);
+            float velocity = conditioning[b].Velocity;
+            bound.Velocity[b] = float.IsFinite(velocity) ? Math.Clamp(velocity, 0f, 1f) : 1f;
         }
 
-        _session.RunWithBinding(_runOptions, bound.Binding);
+        try { _session.RunWithBinding(_runOptions, bound.Binding); }
+        catch (OnnxRuntimeException e)
+        {
+            // A run can still fail after a good load (out of device memory, a shape the graph cannot take).
+            throw new InvalidOperationException($"{Manifest.ModelPath}: ONNX Runtime failed on [{batch}, 1, {length}] ({ModelManifest.OneLine(e.Message)})", e);
+        }
 
         ReadOnlySpan<float> y = bound.Output.AsSpan(0, n);
         var dst = denoised[..n];

@@ -15,9 +15,9 @@ public enum ModelStatus
 
 /// <summary>
 /// The engine side of a real-time plugin: what a VST3 (or any) host shell drives.
-/// Thread rules: <see cref="Activate"/>, <see cref="Deactivate"/>, <see cref="Dispose"/> and parameter setters from a
+/// Thread rules: <see cref="Activate"/>, <see cref="Deactivate"/>, <see cref="IDisposable.Dispose"/> and parameter setters from a
 /// non-audio thread (or the audio thread for parameter setters: they only store atomics);
-/// <see cref="Process"/> only from the audio thread, never concurrently with itself.
+/// <c>Process</c> only from the audio thread, never concurrently with itself.
 /// </summary>
 public interface IRealtimeEngine : IDisposable
 {

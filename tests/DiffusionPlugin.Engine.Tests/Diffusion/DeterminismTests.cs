@@ -114,4 +114,19 @@ public class DeterminismTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
     }
+
+    [Fact]
+    public void After_WarmUp_the_first_generation_of_that_shape_allocates_nothing_managed()
+    {
+        using var ops = DiffusionModel.Load(TestModels.AnalyticManifest, TestModels.Cpu);
+        var options = new SamplingOptions { Sampler = "heun", Steps = 8, Guidance = 2f };
+        ops.WarmUp(3, Length, options);
+        var cond = TestModels.Conditions(3);
+        ulong[] seeds = [1, 2, 3];
+        var output = new float[3 * Length];
+        ops.Generate(cond, seeds, 16, options, new float[3 * 16]); // JIT the path on another shape first
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        ops.Generate(cond, seeds, Length, options, output);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

@@ -1,3 +1,4 @@
+using CsCheck;
 using DiffusionPlugin.Engine.Diffusion;
 
 namespace DiffusionPlugin.Engine.Tests.Diffusion;
@@ -157,5 +158,51 @@ public class EditingTests
         double std = Math.Sqrt(mid.Sum(v => (v - mean) * (v - mean)) / (Length - 1));
         Assert.InRange(std, 0.45, 0.55);
         Assert.NotEqual(a, mid);
+    }
+
+    [Fact]
+    public void Source_audio_with_NaN_is_refused_with_a_clear_message()
+    {
+        using var ops = new DiffusionOperations(TestModels.Analytic());
+        var source = DrumLikeSource();
+        source[17] = float.NaN;
+        var output = new float[Length];
+        var e = Assert.Throws<ArgumentException>(() => ops.Vary(source, TestModels.Conditions(1), [1UL], Length, 0.5f, Options, output));
+        Assert.Contains("NaN or infinity at sample 17", e.Message);
+        source[17] = float.PositiveInfinity;
+        Assert.Throws<ArgumentException>(() => ops.ExtendBandwidth(source, 4000f, new DiffusionConditioning(0, 1f), 1, Length, Options, output));
+        Assert.Throws<ArgumentException>(() => ops.Inpaint(source, new float[Length], new DiffusionConditioning(0, 1f), 1, Length, Options, output));
+    }
+
+    [Fact]
+    public void Unknown_sampler_names_and_bad_lengths_are_refused_before_any_work()
+    {
+        using var ops = new DiffusionOperations(TestModels.Analytic());
+        var output = new float[Length];
+        Assert.Contains("unknown sampler 'plms'", Assert.Throws<ArgumentException>(() =>
+            ops.Generate(TestModels.Conditions(1), [1UL], Length, Options with { Sampler = "plms" }, output)).Message);
+        Assert.Throws<ArgumentException>(() => ops.Generate(TestModels.Conditions(2), [1UL, 2UL], Length, Options, output));
+    }
+
+    [Fact]
+    public void Inpainting_keeps_every_unmasked_sample_for_any_mask()
+    {
+        using var ops = new DiffusionOperations(TestModels.Analytic());
+        var options = new SamplingOptions { Sampler = "euler", Steps = 4 };
+        const int length = 300;
+        // Any mask: spans of 0, 1 and fractional weights in any order, including all-0 and all-1.
+        var gen = Gen.Select(Gen.Float[-1f, 1f].Array[length], Gen.OneOf(Gen.Const(0f), Gen.Const(1f), Gen.Float[0f, 1f]).Array[length], Gen.ULong);
+        gen.Sample((source, mask, seed) =>
+        {
+            var output = new float[length];
+            ops.Inpaint(source, mask, new DiffusionConditioning(0, 1f), seed, length, options, output);
+            for (int t = 0; t < length; t++)
+            {
+                if (mask[t] == 0f && BitConverter.SingleToInt32Bits(output[t]) != BitConverter.SingleToInt32Bits(source[t]))
+                    throw new Exception($"t={t} mask={mask[t]} out={output[t]} src={source[t]}");
+                if (!float.IsFinite(output[t])) throw new Exception($"t={t} mask={mask[t]} out={output[t]} src={source[t]}");
+            }
+            return true;
+        }, iter: 60, threads: 1); // one thread: an operations object has one owner
     }
 }

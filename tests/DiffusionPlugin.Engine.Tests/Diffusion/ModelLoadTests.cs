@@ -135,4 +135,14 @@ public class ModelLoadTests
         using var d = DiffusionModel.LoadDenoiser(TestModels.AnalyticManifest, new ExecutionOptions { Device = ExecutionDevice.Cpu });
         Assert.Equal(Math.Max(1, Environment.ProcessorCount - 1), d.IntraOpThreads);
     }
+
+    [Fact]
+    public void A_manifest_with_null_blocks_names_what_is_missing()
+    {
+        var dir = TestModels.CopyAnalyticToTemp();
+        EditManifest(dir, s => System.Text.RegularExpressions.Regex.Replace(s, "\"outputs\": \\{[^}]*\\}", "\"outputs\": null")
+                                .Replace("\"conditioning\": {", "\"unused\": {"));
+        var e = LoadFails(Path.Combine(dir, "manifest.json"));
+        Assert.Contains("manifest outputs must name 'denoised'", e.Message);
+    }
 }

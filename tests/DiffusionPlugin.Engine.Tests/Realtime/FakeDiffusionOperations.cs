@@ -1,0 +1,117 @@
+using DiffusionPlugin.Engine.Diffusion;
+
+namespace DiffusionPlugin.Engine.Tests.Realtime;
+
+/// <summary>
+/// A small deterministic stand-in for the diffusion core: Generate makes a seeded decaying noise burst per class,
+/// Vary blends the source with seeded noise by strength (strength 0 returns the source). Knobs let tests slow it,
+/// block it or make it fail. Thread-safe enough for one worker thread plus a test thread flipping the knobs.
+/// </summary>
+internal sealed class FakeDiffusionOperations : IDiffusionOperations
+{
+    public static readonly string[] StandardClasses =
+        ["kick", "snare", "rim", "clap", "tom", "hihat_closed", "hihat_open", "crash", "ride", "percussion", "general"];
+
+    private readonly FakeDenoiser _denoiser;
+    private int _calls;
+
+    public FakeDiffusionOperations(int sampleRateHz = 44100, int clipSamples = 22528, int lengthMultiple = 256)
+        => _denoiser = new FakeDenoiser(sampleRateHz, clipSamples, lengthMultiple);
+
+    public IDenoiser Denoiser => _denoiser;
+    /// <summary>Each model call sleeps this long (simulates a slow model).</summary>
+    public int DelayMs { get; set; }
+    /// <summary>When set, model calls wait until it is set (simulates a model that cannot keep up at all).</summary>
+    public ManualResetEventSlim? Gate { get; set; }
+    /// <summary>Model calls after this many throw (−1 = never).</summary>
+    public int FailAfterCalls { get; set; } = -1;
+    public int Calls => Volatile.Read(ref _calls);
+    public int GenerateCalls, VaryCalls;
+    /// <summary>When true, Vary returns (1 + strength)·source: a variation as smooth as its source (click tests).</summary>
+    public bool SmoothVariation { get; set; }
+    /// <summary>Largest batch one Vary call was given, and the class of the last Vary item.</summary>
+    public int MaxVaryBatch, LastVaryClassId = int.MinValue;
+    /// <summary>(batch, length) of every WarmUp call.</summary>
+    public readonly System.Collections.Concurrent.ConcurrentQueue<(int Batch, int Length)> WarmUps = new();
+    public bool Disposed { get; private set; }
+
+    private void Enter()
+    {
+        int n = Interlocked.Increment(ref _calls);
+        if (FailAfterCalls >= 0 && n > FailAfterCalls) throw new InvalidOperationException("fake model failure");
+        Gate?.Wait(TimeSpan.FromSeconds(30));
+        if (DelayMs > 0) Thread.Sleep(DelayMs);
+    }
+
+    public void Generate(ReadOnlySpan<DiffusionConditioning> conditioning, ReadOnlySpan<ulong> seeds, int length,
+                         SamplingOptions options, Span<float> output)
+    {
+        Enter();
+        Interlocked.Increment(ref GenerateCalls);
+        for (int b = 0; b < seeds.Length; b++)
+        {
+            var dst = output.Slice(b * length, length);
+            int cls = Math.Max(0, conditioning[b].ClassId);
+            float decay = 0.02f + 0.03f * cls;          // seconds: each class has its own length
+            float tone = 60f + 90f * cls;               // Hz
+            var rng = new Random(unchecked((int)(seeds[b] ^ (seeds[b] >> 32))));
+            for (int t = 0; t < length; t++)
+            {
+                float time = t / (float)_denoiser.SampleRateHz;
+                float env = MathF.Exp(-time / decay);
+                dst[t] = 0.5f * env * (0.6f * MathF.Sin(2 * MathF.PI * tone * time) + 0.4f * (float)(rng.NextDouble() * 2 - 1));
+            }
+        }
+    }
+
+    public void Vary(ReadOnlySpan<float> sources, ReadOnlySpan<DiffusionConditioning> conditioning, ReadOnlySpan<ulong> seeds,
+                     int length, float strength, SamplingOptions options, Span<float> output)
+    {
+        Enter();
+        Interlocked.Increment(ref VaryCalls);
+        if (seeds.Length > Volatile.Read(ref MaxVaryBatch)) Volatile.Write(ref MaxVaryBatch, seeds.Length);
+        if (seeds.Length > 0) Volatile.Write(ref LastVaryClassId, conditioning[seeds.Length - 1].ClassId);
+        for (int b = 0; b < seeds.Length; b++)
+        {
+            if (SmoothVariation)
+            {
+                for (int t = 0; t < length; t++) output[b * length + t] = (1f + strength) * sources[b * length + t];
+                continue;
+            }
+            var rng = new Random(unchecked((int)(seeds[b] ^ (seeds[b] >> 32))));
+            for (int t = 0; t < length; t++)
+            {
+                float src = sources[b * length + t];
+                float noise = 0.5f * (float)(rng.NextDouble() * 2 - 1) * MathF.Max(MathF.Abs(src), 0.02f);
+                output[b * length + t] = strength == 0f ? src : (1f - strength) * src + strength * (src + noise);
+            }
+        }
+    }
+
+    public void Inpaint(ReadOnlySpan<float> source, ReadOnlySpan<float> mask, DiffusionConditioning conditioning, ulong seed,
+                        int length, SamplingOptions options, Span<float> output) => throw new NotSupportedException();
+
+    public void ExtendBandwidth(ReadOnlySpan<float> source, float cutoffHz, DiffusionConditioning conditioning, ulong seed,
+                                int length, SamplingOptions options, Span<float> output) => throw new NotSupportedException();
+
+    public void Interpolate(DiffusionConditioning conditioning, ulong seedA, ulong seedB, ReadOnlySpan<float> positions,
+                            int length, SamplingOptions options, Span<float> output) => throw new NotSupportedException();
+
+    public void WarmUp(int batch, int length, SamplingOptions options) => WarmUps.Enqueue((batch, length));
+
+    public void Dispose() => Disposed = true;
+
+    private sealed class FakeDenoiser(int rate, int clip, int multiple) : IDenoiser
+    {
+        public int SampleRateHz => rate;
+        public int ClipSamples => clip;
+        public int LengthMultiple => multiple;
+        public IReadOnlyList<string> ClassNames => StandardClasses;
+        public float SigmaMin => 0.002f;
+        public float SigmaMax => 80f;
+        public float SigmaData => 0.5f;
+        public void Denoise(ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning,
+                            int batch, int length, Span<float> denoised) => x.CopyTo(denoised);
+        public void Dispose() { }
+    }
+}
