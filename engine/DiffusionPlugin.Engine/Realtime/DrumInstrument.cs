@@ -32,6 +32,10 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
 
     private const int StateAtWorker = 0, StateReady = 1, StatePlayed = 2;
     private const double StealFadeSeconds = 0.005, ChokeFadeSeconds = 0.010;
+    /// <summary>Refill weight of a note nobody plays, relative to one hit per second of recent playing.</summary>
+    private const float IdleWeight = 0.05f;
+    /// <summary>Recent hits per second below which a note counts as idle (filled one at a time).</summary>
+    private const float IdleBusyness = 0.01f;
 
     private readonly GenerationWorker _worker;
     private readonly int _slotsPerNote;
@@ -755,7 +759,10 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         }
         UpdateBusyness();
 
-        // Busiest and emptiest first: score = slots waiting × (1 + recent hits per second).
+        // Busiest and emptiest first: score = slots waiting × (IdleWeight + recent hits per second). Demand dominates:
+        // a note the groove plays is refilled before the ~40 idle GM notes get their spare variations (with a weight of
+        // 1 an idle note's full pool outscored a kick that was down to its last two); idle notes still fill when the
+        // played ones are full, breadth first (every note one variation before any gets a second).
         int count = 0;
         while (count < _batchSize)
         {
@@ -764,13 +771,18 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             {
                 int pending = _pendingCount[n];
                 if (pending == 0 || Volatile.Read(ref _noteClass[n]) < 0) continue;
-                float score = pending * (1f + _busyness[n]);
+                float score = pending * (IdleWeight + _busyness[n]);
                 if (score > bestScore) { bestScore = score; bestNote = n; }
             }
             if (bestNote < 0) break;
+            // An idle note is filled alone: a batch of idle notes (each needing its anchor too) would hold the worker
+            // for several hits' time while the played notes' pools drain.
+            bool idle = _busyness[bestNote] < IdleBusyness;
+            if (idle && count > 0) break;
             _batchNotes[count] = bestNote;
             _batchSlots[count] = _pending[bestNote][--_pendingCount[bestNote]];
             count++;
+            if (idle) break;
         }
         if (count == 0) return false;
 

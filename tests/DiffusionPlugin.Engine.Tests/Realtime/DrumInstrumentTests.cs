@@ -339,6 +339,28 @@ public class DrumInstrumentTests
     }
 
     [Fact]
+    public void A_note_just_played_is_refilled_before_idle_notes_get_their_spare_variations()
+    {
+        var ops = new FakeDiffusionOperations { DelayMs = 2 };
+        using var drums = Drums(ops);
+        drums.Activate(Rate, 512, offline: false);
+        var l = new float[512]; var r = new float[512];
+        const int crash = 49; // not in the core kit filled first, so it starts as idle as every other note
+        WaitUntil(() => { drums.Process(l, r, 512); return drums.ReadyVariations(36) == drums.PoolSize && drums.ReadyVariations(crash) >= 1; },
+                  "the core kit full and a first crash variation");
+        drums.NoteOn(0, crash, 1f);
+        drums.Process(l, r, 512);
+        WaitUntil(() => { drums.Process(l, r, 512); return drums.ReadyVariations(crash) == drums.PoolSize - 1; }, "the crash pool refilled (less the kept replay candidate)");
+        int[] core = [35, 36, 38, 40, 42, 44, 46, crash];
+        for (int n = 0; n < DrumInstrument.NoteCount; n++)
+        {
+            if (drums.GetNoteClass(n) == DrumClass.None || core.Contains(n)) continue;
+            Assert.True(drums.ReadyVariations(n) <= drums.PoolSize / 2,
+                        $"idle note {n} had {drums.ReadyVariations(n)} ready before the played crash was refilled");
+        }
+    }
+
+    [Fact]
     public void A_warm_up_that_fails_once_reloads_the_model_instead_of_falling_back()
     {
         var broken = new FakeDiffusionOperations { FailAfterCalls = 0 };
