@@ -119,6 +119,7 @@ sealed class FakeOperations(FakeDenoiser denoiser) : IDiffusionOperations
 /// </summary>
 sealed class FakeWidener : IStereoWidener
 {
+    public void SetRenderingOffline(bool offline) { } // the studio activates engines offline: nothing to switch
     readonly Queue<(float l, float r)> delay = new();
     public int Latency { get; init; } = 100;
     public ModelStatus StatusAfterActivate { get; init; } = ModelStatus.ReadyCpu;
@@ -163,6 +164,7 @@ sealed class FakeWidener : IStereoWidener
 /// </summary>
 sealed class FakeDrums : IDrumInstrument
 {
+    public void SetRenderingOffline(bool offline) { } // the studio activates engines offline: nothing to switch
     readonly List<(long frame, int note, float velocity)> pending = [];
     long position;
     public int Latency { get; init; } = 64;

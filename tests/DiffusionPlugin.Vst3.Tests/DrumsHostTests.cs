@@ -79,6 +79,36 @@ public class DrumsHostTests
     }
 
     [Fact]
+    public void The_engine_status_reaches_the_host_through_output_parameter_changes_when_it_changes()
+    {
+        using var p = _module.Create(Signals.Drums);
+        p.Start(48000, 512);
+        uint status = Signals.ParameterId(p, "Engine Status");
+        uint fresh = Signals.ParameterId(p, "Fresh Hit Ratio");
+        var reported = new List<(uint Id, double Value)>();
+        int Block()
+        {
+            using var output = new HostParameterChanges();
+            Assert.Equal(0, p.Process(null, [new float[512], new float[512]], 512, outputChanges: output));
+            foreach (var q in output.Queues) reported.AddRange(q.Points.Select(pt => (q.Id, pt.Value)));
+            return output.Queues.Count;
+        }
+        Assert.Equal(2, Block()); // the first block tells the host both read-only values
+        Assert.Contains(reported, r => r.Id == status);
+        Assert.Contains(reported, r => r.Id == fresh && r.Value == p.GetNormalized(fresh));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (p.ParameterText(status, p.GetNormalized(status)).StartsWith("Loading") && DateTime.UtcNow < deadline)
+        {
+            Block();
+            Thread.Sleep(20);
+        }
+        Block(); // the block after the engine decided reports its status (if it had not already)
+        Assert.Equal(p.GetNormalized(status), reported.Last(r => r.Id == status).Value);
+        Assert.Equal(0, Block()); // nothing changed since: nothing is sent
+        p.Stop();
+    }
+
+    [Fact]
     public void Each_note_on_starts_a_hit_at_its_sample_offset_after_silence()
     {
         using var p = _module.Create(Signals.Drums);
@@ -171,6 +201,36 @@ public class DrumsHostTests
             double relative = Signals.Rms(diff) / Math.Max(Signals.Rms(hits[i]), 1e-9);
             Assert.True(relative > 0.01, $"hit {i} equals hit {i - 1} (relative difference {relative}, status {status}, fresh {fresh})");
         }
+        p.Stop();
+    }
+
+    [Fact]
+    public void A_freewheeling_export_of_a_real_time_session_plays_a_fresh_hit_for_every_note_from_the_first()
+    {
+        // Ardour's export: activated for real time, then blocks flagged kOffline rendered as fast as the CPU goes,
+        // starting right away (the model may still be loading). Every hit must still be a fresh diffusion variation.
+        using var p = _module.Create(Signals.Drums);
+        p.Start(48000, 1024);
+        // A roll of 32 kicks and 32 hats per second: more than any pool holds or the worker makes in real time.
+        var kicks = Enumerable.Range(0, 40).Select(i => (Frame: 1000 + i * 1500, Pitch: 36, Velocity: 0.9f)).ToList();
+        var hats = Enumerable.Range(0, 40).Select(i => (Frame: 1750 + i * 1500, Pitch: 42, Velocity: 0.7f)).ToList();
+        var (left, _) = Signals.RenderNotes(p, kicks.Concat(hats), 1000 + 40 * 1500, 1024, offlineBlocks: true);
+        uint statusId = Signals.ParameterId(p, "Engine Status"), freshId = Signals.ParameterId(p, "Fresh Hit Ratio");
+        string status = p.ParameterText(statusId, p.GetNormalized(statusId));
+        bool modelShipped = File.Exists(Path.Combine(_module.BundlePath, "Contents", "Resources", "models", "drums", "manifest.json"));
+        foreach (var k in kicks) Assert.True(Signals.Rms(left.AsSpan(k.Frame, 700)) > 1e-3, $"kick at {k.Frame} is audible");
+        if (!modelShipped || status.StartsWith("Fallback")) return; // without a model there is nothing fresh to make
+        Assert.Equal(1.0, p.GetNormalized(freshId), 6); // 80 of 80 hits fresh: none reused, none from the fallback sound
+        for (int i = 1; i < kicks.Count; i++)
+        {
+            var a = left.AsSpan(kicks[i - 1].Frame, 700).ToArray();
+            var b = left.AsSpan(kicks[i].Frame, 700).ToArray();
+            double relative = Signals.Rms(a.Zip(b, (x, y) => x - y).ToArray()) / Math.Max(Signals.Rms(b), 1e-9);
+            Assert.True(relative > 0.01, $"kick {i} equals kick {i - 1} (relative difference {relative})");
+        }
+        // Back to real-time blocks: the worker resumes and playing goes on.
+        var (after, _) = Signals.RenderNotes(p, [(2000, 38, 1f)], 16_384, 1024);
+        Assert.True(Signals.Rms(after.AsSpan(2000, 4000)) > 1e-3);
         p.Stop();
     }
 

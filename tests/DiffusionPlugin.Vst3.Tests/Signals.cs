@@ -10,9 +10,12 @@ internal static class Signals
 
     public static uint ParameterId(PluginInstance p, string title) => p.Parameters().Single(x => x.Title == title).Id;
 
-    /// <summary>Renders <paramref name="frames"/> frames in blocks, delivering each note in the block that contains it.</summary>
+    /// <summary>
+    /// Renders <paramref name="frames"/> frames in blocks, delivering each note in the block that contains it; with
+    /// <paramref name="offlineBlocks"/> every block says kOffline, as a freewheeling export does.
+    /// </summary>
     public static (float[] Left, float[] Right) RenderNotes(PluginInstance p, IEnumerable<(int Frame, int Pitch, float Velocity)> notes,
-                                                           int frames, int block)
+                                                           int frames, int block, bool offlineBlocks = false)
     {
         var all = notes.OrderBy(n => n.Frame).ToList();
         var left = new float[frames];
@@ -25,7 +28,7 @@ internal static class Signals
             using var events = new HostEventList();
             foreach (var note in all.Where(x => x.Frame >= start && x.Frame < start + n))
                 events.NoteOn(note.Frame - start, note.Pitch, note.Velocity);
-            Assert.Equal(0, p.Process(null, [outL, outR], n, events));
+            Assert.Equal(0, p.Process(null, [outL, outR], n, events, offlineBlock: offlineBlocks));
             Array.Copy(outL, 0, left, start, n);
             Array.Copy(outR, 0, right, start, n);
         }
@@ -33,7 +36,8 @@ internal static class Signals
     }
 
     /// <summary>Runs a mono or stereo input through the widener in blocks; returns the two outputs.</summary>
-    public static (float[] Left, float[] Right) RenderAudio(PluginInstance p, float[][] input, int block, HostParameterChanges? firstBlockChanges = null)
+    public static (float[] Left, float[] Right) RenderAudio(PluginInstance p, float[][] input, int block, HostParameterChanges? firstBlockChanges = null,
+                                                           bool offlineBlocks = false)
     {
         int frames = input[0].Length;
         var left = new float[frames];
@@ -45,7 +49,7 @@ internal static class Signals
         {
             int n = Math.Min(block, frames - start);
             for (int c = 0; c < input.Length; c++) Array.Copy(input[c], start, ins[c], 0, n);
-            Assert.Equal(0, p.Process(ins, [outL, outR], n, changes: start == 0 ? firstBlockChanges : null));
+            Assert.Equal(0, p.Process(ins, [outL, outR], n, changes: start == 0 ? firstBlockChanges : null, offlineBlock: offlineBlocks));
             Array.Copy(outL, 0, left, start, n);
             Array.Copy(outR, 0, right, start, n);
         }

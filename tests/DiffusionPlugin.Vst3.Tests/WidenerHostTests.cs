@@ -43,6 +43,23 @@ public class WidenerHostTests
     }
 
     [Fact]
+    public void A_freewheeling_export_widens_by_diffusion_from_the_first_window_and_keeps_the_mono_sum()
+    {
+        // Ardour's export: a real-time activation, then kOffline blocks as fast as the CPU goes.
+        using var p = StartMono(block: 1024);
+        int latency = (int)p.LatencySamples;
+        var x = Signals.Noise(96_000, seed: 11);
+        var (left, right) = Signals.RenderAudio(p, [x], 1024, offlineBlocks: true);
+        double worst = 0;
+        for (int i = 0; i + latency < x.Length; i++)
+            worst = Math.Max(worst, Math.Abs(0.5 * (left[i + latency] + right[i + latency]) - x[i]));
+        Assert.True(worst < 1e-3, $"mono sum differs from the input by up to {worst}");
+        double corr = Signals.Correlation(left.AsSpan(latency), right.AsSpan(latency));
+        Assert.InRange(corr, 0.2, 0.8);
+        p.Stop();
+    }
+
+    [Fact]
     public void Mono_input_comes_out_wide_and_its_mono_sum_is_the_input_delayed_by_the_reported_latency()
     {
         using var p = StartMono();

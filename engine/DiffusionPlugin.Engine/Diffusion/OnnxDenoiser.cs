@@ -67,6 +67,13 @@ public sealed class OnnxDenoiser : IDenoiser
         var path = manifest.ModelPath;
         if (!File.Exists(path)) throw new ModelLoadException(path, $"ONNX model file not found (named by {manifest.ManifestPath})");
 
+        if (!OrtProcessExitGuard.TryEnter()) throw new ModelLoadException(path, "the process is exiting");
+        try { return LoadInsideGuard(manifest, options, path, log); }
+        finally { OrtProcessExitGuard.Leave(); }
+    }
+
+    private static OnnxDenoiser LoadInsideGuard(ModelManifest manifest, ExecutionOptions options, string path, Serilog.ILogger log)
+    {
         int threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Math.Max(1, Environment.ProcessorCount - 1);
         InferenceSession session;
         ExecutionDevice device;
@@ -83,6 +90,7 @@ public sealed class OnnxDenoiser : IDenoiser
             var (bindClass, bindVelocity) = CheckGraph(session, manifest, path);
             denoiser = new OnnxDenoiser(manifest, session, device, reason, threads, bindClass, bindVelocity);
             denoiser.WarmUp(path);
+            OrtProcessExitGuard.RegisterAfterLoad();
             // The one line that says where the model runs and why (CUDA, or the reason for the CPU).
             log.Information("Model {Name} loaded from {Path}: running on {Device} ({Reason}); {Threads} intra-op threads; parameterization {Parameterization}",
                 manifest.Name, path, device.ToString(), reason, threads, manifest.Parameterization);
@@ -223,8 +231,26 @@ public sealed class OnnxDenoiser : IDenoiser
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         DenoiserArguments.Check(x, sigma, conditioning, batch, length, LengthMultiple, denoised);
-        var bound = GetBinding(batch, length);
+        OrtProcessExitGuard.Enter();
+        ShapeBinding bound;
         int n = batch * length;
+        try
+        {
+            bound = GetBinding(batch, length);
+            Bind(bound, x, sigma, conditioning, batch, n);
+            try { _session.RunWithBinding(_runOptions, bound.Binding); }
+            catch (OnnxRuntimeException e)
+            {
+                // A run can still fail after a good load (out of device memory, a shape the graph cannot take).
+                throw new InvalidOperationException($"{Manifest.ModelPath}: ONNX Runtime failed on [{batch}, 1, {length}] ({ModelManifest.OneLine(e.Message)})", e);
+            }
+        }
+        finally { OrtProcessExitGuard.Leave(); }
+        WriteDenoised(bound.Output.AsSpan(0, n), x, sigma, batch, length, denoised[..n]);
+    }
+
+    private void Bind(ShapeBinding bound, ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning, int batch, int n)
+    {
         x[..n].CopyTo(bound.X);
         for (int b = 0; b < batch; b++)
         {
@@ -237,16 +263,10 @@ public sealed class OnnxDenoiser : IDenoiser
             float velocity = conditioning[b].Velocity;
             bound.Velocity[b] = float.IsFinite(velocity) ? Math.Clamp(velocity, 0f, 1f) : 1f;
         }
+    }
 
-        try { _session.RunWithBinding(_runOptions, bound.Binding); }
-        catch (OnnxRuntimeException e)
-        {
-            // A run can still fail after a good load (out of device memory, a shape the graph cannot take).
-            throw new InvalidOperationException($"{Manifest.ModelPath}: ONNX Runtime failed on [{batch}, 1, {length}] ({ModelManifest.OneLine(e.Message)})", e);
-        }
-
-        ReadOnlySpan<float> y = bound.Output.AsSpan(0, n);
-        var dst = denoised[..n];
+    private void WriteDenoised(ReadOnlySpan<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, int batch, int length, Span<float> dst)
+    {
         switch (Manifest.Parameterization)
         {
             case "eps": // D = x − σ·ε̂
@@ -287,6 +307,14 @@ public sealed class OnnxDenoiser : IDenoiser
     {
         if (_disposed) return;
         _disposed = true;
+        // During exit() ORT's statics may already be gone: releasing native objects then could crash the host.
+        if (!OrtProcessExitGuard.TryEnter()) return;
+        try { ReleaseNative(); }
+        finally { OrtProcessExitGuard.Leave(); }
+    }
+
+    private void ReleaseNative()
+    {
         foreach (var b in _bindings.Values) b.Dispose();
         _bindings.Clear();
         _runOptions.Dispose();

@@ -35,6 +35,16 @@ public interface IRealtimeEngine : IDisposable
 
     /// <summary>Latency the host must compensate, in samples at the activated rate (any thread).</summary>
     int LatencySamples { get; }
+
+    /// <summary>
+    /// Audio thread, before each Process: whether the host renders this block offline although it activated the
+    /// engine for real time (it freewheels: VST3 passes processMode kOffline per block, as Ardour's export does).
+    /// While true, the engine pauses its worker and generates what the block needs synchronously on this thread,
+    /// so a render faster than real time still gets a fresh diffusion hit or window everywhere; back to false, the
+    /// worker resumes (lock-free). Switching to offline may wait (at most a few seconds, for a model still loading):
+    /// allowed only because an offline block has no deadline. No effect on an engine activated offline.
+    /// </summary>
+    void SetRenderingOffline(bool offline);
 }
 
 /// <summary>Diffusion Drums: MIDI notes in, stereo out.</summary>

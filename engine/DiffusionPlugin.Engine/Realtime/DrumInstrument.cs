@@ -61,6 +61,11 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     // ---- activation (written by Activate, read by both threads afterwards) ----
     private double _rateHz;
     private bool _offline, _active;
+    // Freewheel (host renders offline in a real-time activation): _freewheel while the worker is paused and Process
+    // generates missing hits itself; _freewheelGaveUp after a pause timed out, until the next real-time block.
+    private bool _freewheel, _freewheelGaveUp;
+    /// <summary>Longest wait in an offline block for the worker to pause (covers a model load and warm-up).</summary>
+    internal static readonly TimeSpan FreewheelPauseWait = TimeSpan.FromSeconds(20);
     private int _slotCapacity;             // samples per slot at the host rate
     private float[] _slab = [];            // all slots' audio: slot g at [g * _slotCapacity, …)
     private int[] _noteFirstSlot = new int[NoteCount]; // -1 = this note got no slots at Activate
@@ -358,11 +363,31 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     }
 
     /// <inheritdoc/>
+    public void SetRenderingOffline(bool offline)
+    {
+        if (!_active || _offline || offline == _freewheel) return;
+        if (offline)
+        {
+            if (_freewheelGaveUp) return;
+            _freewheel = _worker.TryPauseForOffline(FreewheelPauseWait);
+            _freewheelGaveUp = !_freewheel;
+        }
+        else
+        {
+            _freewheel = false;
+            _freewheelGaveUp = false;
+            _worker.ResumeAfterOffline();
+        }
+    }
+
+    /// <inheritdoc/>
     public void Deactivate()
     {
         lock (_lifecycleLock)
         {
             _active = false;
+            _freewheel = false;
+            _freewheelGaveUp = false;
             _worker.Stop();
         }
     }
@@ -502,7 +527,11 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         int slot, length;
         _slotReused = false;
         if (_offline) (slot, length) = GenerateOfflineHit(note, velocity);
-        else (slot, length) = TakeVariation(note, cls);
+        else
+        {
+            if (_freewheel && ReadyVariations(note) == 0) GenerateFreewheelVariation(note, velocity);
+            (slot, length) = TakeVariation(note, cls);
+        }
         float rate = 1f;
         if (slot >= 0 && _slotReused)
         {
@@ -941,6 +970,58 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         _batchNotes[0] = note;
         _batchSeeds[0] = seed;
         _batchConditioning[0] = new DiffusionConditioning(ModelClass(NoteClass(note)), velocity);
+    }
+
+    /// <summary>
+    /// Freewheel, worker paused: makes one fresh variation of <paramref name="note"/> ready now, on the calling thread,
+    /// with the pool bookkeeping the worker uses (so real-time playing continues seamlessly afterwards): slot requests
+    /// are taken into the worker's pending lists, a played slot no voice reads is freed if none is pending, and the
+    /// variation is stored and marked ready. Leaves things as they are when every slot of the note is sounding.
+    /// </summary>
+    private void GenerateFreewheelVariation(int note, float velocity)
+    {
+        int first = _noteFirstSlot[note];
+        if (first < 0 || _batchOutput.Length == 0 || _pending[note] == null) return; // no job buffers before the first OnModel
+        while (_requests.TryRead(out int g))
+        {
+            int n = _slotNote[g];
+            _pending[n][_pendingCount[n]++] = g;
+        }
+        if (_pendingCount[note] == 0)
+        {
+            int free = -1;
+            for (int g = first; g < first + _slotsPerNote; g++)
+                if (_slotState[g] == StatePlayed && _slotVoices[g] == 0 && (free < 0 || _slotLastPlayed[g] < _slotLastPlayed[free])) free = g;
+            if (free < 0)
+            {
+                // Every slot of this note is still sounding (a fast roll): as offline, cut the voices of the oldest.
+                for (int g = first; g < first + _slotsPerNote; g++)
+                    if (_slotState[g] == StatePlayed && (free < 0 || _slotLastPlayed[g] < _slotLastPlayed[free])) free = g;
+                if (free < 0) return;
+                for (int v = 0; v < _voiceCount;) if (_voices[v].Slot == free) RemoveVoice(v); else v++;
+            }
+            _slotState[free] = StateAtWorker;
+            _pending[note][_pendingCount[note]++] = free;
+        }
+        int slot = _pending[note][--_pendingCount[note]];
+        ulong kitSeed = KitSeed;
+        ulong seed = AudioMath.Seed(kitSeed, (ulong)note, (ulong)(++_variationCounter[note]));
+        try
+        {
+            PrepareSingle(note, seed, velocity);
+            GenerateInto(1, kitSeed);
+        }
+        catch (Exception e) when (!OrtProcessExitGuard.IsExiting)
+        {
+            _worker.ReportFailure("generation failed", e);
+            ((IGenerationJob)this).OnModel(null);
+            PrepareSingle(note, seed, velocity);
+            GenerateInto(1, kitSeed);
+        }
+        int length = StoreHostRate(0, slot);
+        _slotLength[slot] = length;
+        _slotState[slot] = StateReady;
+        _slotReadySeq[slot] = ++_readySeq;
     }
 
     /// <summary>Offline: generate this hit now, deterministically, into a slot no voice is reading.</summary>

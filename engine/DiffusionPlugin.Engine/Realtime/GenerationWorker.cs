@@ -36,17 +36,20 @@ internal sealed class GenerationWorker : IDisposable
     private bool _loadAttempted;
     private Thread? _thread;
     // Hosts may (de)activate from more than one thread (Ardour 7.3: its main thread, then a process thread): two workers
-    // alive at once would run one ONNX Runtime session and IoBinding concurrently, which corrupts ORT's state
-    // ("GetElementType is not implemented", heap aborts). Start/Stop/Dispose are serialised here.
+    // alive at once would run one ONNX Runtime session and IoBinding concurrently, which ORT does not allow for one
+    // binding. Start/Stop/Dispose are serialised here.
     private readonly object _lifecycle = new();
     // One thread per worker for its whole life, parked between activations. A host may re-activate from one of its own
-    // real-time threads (Ardour 7.3 does); a thread created there inherits that thread's scheduling, signal mask and
-    // FPU state, and ONNX Runtime runs on it failed in Ardour ("GetElementType is not implemented"). The thread is
-    // therefore created once, at the first activation, and reused.
+    // real-time threads (Ardour 7.3 does); a thread created there would inherit that thread's scheduling class and
+    // signal mask. The thread is therefore created once, at the first activation, and reused.
     private readonly object _signal = new();
     private IGenerationJob? _job;
     private bool _runRequested, _jobRunning, _exit;
     private volatile bool _stop;
+    // Freewheel hand-over (see TryPauseForOffline): 0 running, 1 pause requested, 2 paused (the worker is between jobs'
+    // steps and will not touch the job or the model until set back to 0).
+    private int _pauseState;
+    private const int Running = 0, PauseRequested = 1, Paused = 2;
     private int _status = (int)ModelStatus.Loading;
     private volatile string _statusMessage = "loading";
     private long _steps;
@@ -71,6 +74,7 @@ internal sealed class GenerationWorker : IDisposable
         {
             Stop();
             _stop = false;
+            Interlocked.Exchange(ref _pauseState, Running);
             lock (_signal)
             {
                 _job = job;
@@ -115,10 +119,11 @@ internal sealed class GenerationWorker : IDisposable
                 job.OnModel(_operations);
                 return;
             }
+            catch (OperationCanceledException) when (OrtProcessExitGuard.IsExiting) { throw; }
             catch (Exception e) when (_operations != null && _load != null && attempt <= MaxWarmUpReloads)
             {
-                // Under Ardour 7.3 a warm-up after a re-activation has failed inside ONNX Runtime on a session that had
-                // run fine ("GetElementType is not implemented"): a fresh session is worth a try before the fallback.
+                // A session that loaded can still fail its first real run (memory, a provider error): a fresh session is
+                // worth a try before the fallback.
                 _log.Warning(e, "{Worker}: warm-up failed; reloading the model (attempt {Attempt} of {Max})", _name, attempt, MaxWarmUpReloads);
                 var ops = _operations;
                 _operations = null;
@@ -138,10 +143,42 @@ internal sealed class GenerationWorker : IDisposable
     /// <summary>How many times a failed warm-up reloads the model before the fallback takes over.</summary>
     internal const int MaxWarmUpReloads = 2;
 
+    /// <summary>
+    /// Freewheel (a host rendering faster than real time in a session activated for real time; VST3 kOffline per
+    /// block): asks the worker to stop between steps and waits until it has, so the calling thread may run the job
+    /// synchronously (<see cref="StepSynchronously"/>) with no time pressure. Waits through a model load still under
+    /// way (the render should have the model from its first hit), at most <paramref name="maxWait"/>. True once the
+    /// worker is paused (or not running at all). Called from the host's processing thread only in offline blocks,
+    /// where waiting is allowed; never in real time. Pair with <see cref="ResumeAfterOffline"/>.
+    /// </summary>
+    public bool TryPauseForOffline(TimeSpan maxWait)
+    {
+        if (_thread == null) return true;
+        Interlocked.CompareExchange(ref _pauseState, PauseRequested, Running);
+        long deadline = Environment.TickCount64 + (long)maxWait.TotalMilliseconds;
+        while (Volatile.Read(ref _pauseState) != Paused)
+        {
+            // No job asked for and none running (never started, stopped, ended by a failure): nothing runs the model.
+            // Loop() publishes _jobRunning before it clears _runRequested, so this never misses a job being picked up.
+            if (!Volatile.Read(ref _runRequested) && !Volatile.Read(ref _jobRunning)) return true;
+            if (Environment.TickCount64 >= deadline)
+            {
+                // Give up (the load takes too long): withdraw the request unless the worker paused just now.
+                return Interlocked.CompareExchange(ref _pauseState, Running, PauseRequested) == Paused;
+            }
+            Thread.Sleep(1);
+        }
+        return true;
+    }
+
+    /// <summary>Lets a worker paused by <see cref="TryPauseForOffline"/> go on (real-time blocks again). Lock-free: audio thread.</summary>
+    public void ResumeAfterOffline() => Interlocked.Exchange(ref _pauseState, Running);
+
     /// <summary>Offline mode: one job step on the calling thread, with the same failure handling as the worker.</summary>
     public bool StepSynchronously(IGenerationJob job)
     {
         try { return job.Step(_operations); }
+        catch (OperationCanceledException) when (OrtProcessExitGuard.IsExiting) { return false; }
         catch (Exception e)
         {
             ReportFailure("generation failed", e);
@@ -161,8 +198,8 @@ internal sealed class GenerationWorker : IDisposable
                 while (!_runRequested && !_exit) Monitor.Wait(_signal);
                 if (!_runRequested) return; // exit requested and nothing left to run
                 job = _job!;
-                _runRequested = false;
-                _jobRunning = true;
+                Volatile.Write(ref _jobRunning, true);
+                Volatile.Write(ref _runRequested, false);
             }
             try { Run(job); }
             finally
@@ -183,8 +220,16 @@ internal sealed class GenerationWorker : IDisposable
             PrepareSynchronously(job);
             while (!_stop)
             {
+                if (Volatile.Read(ref _pauseState) != Running)
+                {
+                    // The host is rendering offline and the thread calling Process runs the job meanwhile.
+                    Interlocked.CompareExchange(ref _pauseState, Paused, PauseRequested);
+                    Thread.Sleep(1);
+                    continue;
+                }
                 bool worked;
                 try { worked = job.Step(_operations); }
+                catch (OperationCanceledException) when (OrtProcessExitGuard.IsExiting) { throw; }
                 catch (Exception e)
                 {
                     ReportFailure("generation failed", e);
@@ -194,6 +239,11 @@ internal sealed class GenerationWorker : IDisposable
                 if (worked) Interlocked.Increment(ref _steps);
                 else Thread.Sleep(1);
             }
+        }
+        catch (OperationCanceledException) when (OrtProcessExitGuard.IsExiting)
+        {
+            // The host called exit() with this plugin still alive: ORT's statics are being destroyed, so the model is
+            // neither called nor released again; the job keeps playing what it has until the process is gone.
         }
         catch (Exception e)
         {
@@ -241,6 +291,10 @@ internal sealed class GenerationWorker : IDisposable
             var d = _operations.Denoiser;
             SetStatus(status, $"model ready ({(status == ModelStatus.ReadyCuda ? "CUDA" : "CPU")}, {d.SampleRateHz} Hz, {d.ClassNames.Count} classes)");
             _log.Information("{Worker}: model loaded: {Message}", _name, _statusMessage);
+        }
+        catch (Exception) when (OrtProcessExitGuard.IsExiting)
+        {
+            _operations = null; // exit() under way: nothing to report, the process is going away
         }
         catch (Exception e)
         {

@@ -48,6 +48,15 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     public const int ChunkFrames = 8192;
     /// <summary>Latency budget at 48 kHz (scaled with the rate) that the slack is fitted into.</summary>
     public const int LatencyBudgetAt48kHz = 8192;
+    /// <summary>
+    /// Side level at width 1, relative to the mid, once the variation strength reaches <see cref="FullSideStrength"/>:
+    /// 0.5 puts the inter-channel correlation of a widened mono source near 0.6 — clearly wide, still mono-safe.
+    /// </summary>
+    public const float SideLevelAtWidthOne = 0.5f;
+    /// <summary>Variation strength from which the side is at its full level (below it, it fades to none at 0).</summary>
+    public const float FullSideStrength = 0.25f;
+    /// <summary>Most a window's difference signal is amplified to reach the side level (keeps model noise down).</summary>
+    public const float MaxSideGain = 8f;
     private const int VelvetTaps = 24;
     private const double VelvetSeconds = 0.020;
 
@@ -63,6 +72,8 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     // ---- activation ----
     private double _rateHz;
     private bool _offline, _active;
+    // Freewheel (host renders offline in a real-time activation): the worker is paused and Process runs its steps.
+    private bool _freewheel, _freewheelGaveUp;
     private int _hop, _overlap, _window, _latency, _maxBatch, _steadyBatch;
     private float[] _history = [], _sideIn = [], _rise = [], _fall = [];
     private float[] _fadeIn = [];              // r[i] = 0.5 − 0.5·cos(π·i/R) over the overlap; the fall is exactly 1 − r[i]
@@ -221,11 +232,31 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     }
 
     /// <inheritdoc/>
+    public void SetRenderingOffline(bool offline)
+    {
+        if (!_active || _offline || offline == _freewheel) return;
+        if (offline)
+        {
+            if (_freewheelGaveUp) return;
+            _freewheel = _worker.TryPauseForOffline(DrumInstrument.FreewheelPauseWait);
+            _freewheelGaveUp = !_freewheel;
+        }
+        else
+        {
+            _freewheel = false;
+            _freewheelGaveUp = false;
+            _worker.ResumeAfterOffline();
+        }
+    }
+
+    /// <inheritdoc/>
     public void Deactivate()
     {
         lock (_lifecycleLock)
         {
             _active = false;
+            _freewheel = false;
+            _freewheelGaveUp = false;
             _worker.Stop();
         }
     }
@@ -292,12 +323,12 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         }
         Volatile.Write(ref _writeIndex, _clock + frames); // release: the samples above are visible to the worker
 
-        if (_offline) while (_worker.StepSynchronously(this)) { }
+        if (_offline || _freewheel) while (_worker.StepSynchronously(this)) { }
 
         // 2. Output.
         float target = Bypass ? 0f : Width * Mix;
         float w = _appliedWidth, wStep = frames > 0 ? (target - w) / frames : 0f;
-        float decLevel = 0.7f * VariationStrength; // rough match of the diffusion side's level, (x′−x)/2
+        float decLevel = SideLevel(VariationStrength); // velvet noise has unit gain: the same level as a diffusion window
         int hop = _hop, overlap = _overlap, latency = _latency, hopPos = _hopPos;
         long hopIndex = _hopIndex;
         bool useRise = _useRise, useFall = _useFall;
@@ -376,6 +407,38 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
 
     bool IGenerationJob.Step(IDiffusionOperations? operations) => Step();
 
+    /// <summary>Side level relative to the mid at width 1 for a variation strength (the decorrelator uses it directly).</summary>
+    public static float SideLevel(float strength) => SideLevelAtWidthOne * Math.Clamp(strength / FullSideStrength, 0f, 1f);
+
+    /// <summary>
+    /// Turns a window's variation x′ (in place) into its side signal: the part of x′ − x orthogonal to x, scaled to
+    /// <see cref="SideLevel"/> × rms(x). Why orthogonal: a diffusion variation is largely a rescaled copy of its source
+    /// (x′ ≈ αx + new detail); the αx part would only pan the image (L and R fully correlated at different levels) while
+    /// the new detail is what sounds wide. Why scaled: how far a variation strays depends on the material (steady noise
+    /// or tones come back almost exactly, transients less so); without it one Width would sound narrow on one track and
+    /// wide on the next. The gain is capped by <see cref="MaxSideGain"/> and is 0 for silence; the windows' crossfades
+    /// smooth it from one window to the next.
+    /// </summary>
+    private static void OrthogonalSide(ReadOnlySpan<float> x, Span<float> xPrime, float strength)
+    {
+        double xx = 0, dx = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            xx += x[i] * (double)x[i];
+            dx += (xPrime[i] - x[i]) * (double)x[i];
+        }
+        float beta = xx < 1e-20 ? 0f : (float)(dx / xx);
+        double dd = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float d = xPrime[i] - x[i] - beta * x[i];
+            xPrime[i] = d;
+            dd += d * (double)d;
+        }
+        float gain = dd < 1e-20 || xx < 1e-20 ? 0f : (float)Math.Min(MaxSideGain, SideLevel(strength) * Math.Sqrt(xx / dd));
+        for (int i = 0; i < xPrime.Length; i++) xPrime[i] *= gain;
+    }
+
     /// <summary>
     /// Computes the oldest windows whose input has arrived and whose hop the audio thread has not yet decided, up to
     /// <see cref="MaxBatchWindows"/> in one denoiser batch; writes each window's two parts, then release-stores its
@@ -416,13 +479,14 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
             long window = first + b, t0 = window * H;
             for (int i = 0; i < N; i++) _winHost[i] = _history[(t0 + i) & mask];
             _fromModel!.Apply(_modelOut.AsSpan(b * L, L), _xPrime);
+            OrthogonalSide(_winHost, _xPrime, strength);
             for (int i = 0; i < R; i++)
             {
                 float r = _fadeIn[i];
-                _rise[(t0 + i) & mask] = r * 0.5f * (_xPrime[i] - _winHost[i]);
-                _fall[(t0 + H + i) & mask] = (1f - r) * 0.5f * (_xPrime[H + i] - _winHost[H + i]);
+                _rise[(t0 + i) & mask] = r * _xPrime[i];
+                _fall[(t0 + H + i) & mask] = (1f - r) * _xPrime[H + i];
             }
-            for (int i = R; i < H; i++) _rise[(t0 + i) & mask] = 0.5f * (_xPrime[i] - _winHost[i]);
+            for (int i = R; i < H; i++) _rise[(t0 + i) & mask] = _xPrime[i];
             Volatile.Write(ref _stamps[window & _stampMask], window + 1); // release: both parts are visible first
         }
         Volatile.Write(ref _nextWindow, first + count);

@@ -167,6 +167,8 @@ internal sealed unsafe class ComponentObject : NativeObject
         new IComponentHandler(h).RestartComponent(flags);
     }
 
+    private const int MaxReadOnlyParameters = 8;
+
     /// <summary>Audio thread: reads parameter changes and notes, exposes the buffers as spans, runs the plugin.</summary>
     public int Process(ProcessData* d)
     {
@@ -206,7 +208,11 @@ internal sealed unsafe class ComponentObject : NativeObject
 
         if (frames > 0 && d->SymbolicSampleSize != ProcessSetup.Sample32) return Result.False;
 
-        var block = new AudioBlock { Frames = frames, Notes = new ReadOnlySpan<NoteEvent>(_notes, 0, noteCount) };
+        var block = new AudioBlock
+        {
+            Frames = frames, Notes = new ReadOnlySpan<NoteEvent>(_notes, 0, noteCount),
+            Offline = d->ProcessMode == ProcessSetup.ModeOffline,
+        };
         if (frames > 0 && d->NumOutputs > 0 && d->Outputs != null)
         {
             var output = d->Outputs;
@@ -230,6 +236,20 @@ internal sealed unsafe class ComponentObject : NativeObject
         }
         if (block.Frames > 0 && block.OutLeft.IsEmpty) block.Frames = 0;
         Plugin.Process(ref block);
+        if (d->OutputParameterChanges != null) ReportReadOnlyParameters(new IParameterChanges(d->OutputParameterChanges));
         return Result.Ok;
+    }
+
+    /// <summary>Audio thread: status values that changed go to the host's output parameter changes (no allocation).</summary>
+    private void ReportReadOnlyParameters(IParameterChanges output)
+    {
+        Span<uint> ids = stackalloc uint[MaxReadOnlyParameters];
+        Span<double> values = stackalloc double[MaxReadOnlyParameters];
+        int n = Plugin.CollectReadOnlyChanges(ids, values);
+        for (int i = 0; i < n; i++)
+        {
+            var queue = output.AddParameterData(ids[i]);
+            if (!queue.IsNull) queue.AddPoint(0, values[i]);
+        }
     }
 }

@@ -15,6 +15,8 @@ internal static unsafe class Exports
     {
         try
         {
+            // The .NET runtime of this library outlives the host's exit(): let the engine keep ORT out of it.
+            DiffusionPlugin.Engine.Diffusion.OrtProcessExitGuard.Enable();
             if (Interlocked.Increment(ref _entryCount) == 1)
                 PluginLog.Info($"ModuleEntry: {PluginEnvironment.Current.Describe()}");
             return 1;

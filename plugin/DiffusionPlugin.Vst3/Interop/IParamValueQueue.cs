@@ -1,6 +1,6 @@
 namespace DiffusionPlugin.Vst3.Interop;
 
-/// <summary>IParamValueQueue, called on one host queue: getParameterId, getPointCount, getPoint.</summary>
+/// <summary>IParamValueQueue, called on one host queue: getParameterId, getPointCount, getPoint, addPoint.</summary>
 internal readonly unsafe struct IParamValueQueue
 {
     public static readonly Tuid Iid = Tuid.FromWords(0x01263A18, 0xED074F6F, 0x98C9D356, 0x4686F9BA);
@@ -21,5 +21,12 @@ internal readonly unsafe struct IParamValueQueue
         sampleOffset = offset;
         value = v;
         return r == Result.Ok;
+    }
+
+    /// <summary>Appends a point (output queues); true when the host took it.</summary>
+    public bool AddPoint(int sampleOffset, double value)
+    {
+        int index = 0;
+        return ((delegate* unmanaged<void*, int, double, int*, int>)Vtbl[6])(_queue, sampleOffset, value, &index) == Result.Ok;
     }
 }

@@ -23,6 +23,8 @@ internal ref struct AudioBlock
     public Span<float> OutLeft;
     public Span<float> OutRight;
     public ReadOnlySpan<NoteEvent> Notes;
+    /// <summary>The host renders this block offline (VST3 processMode kOffline), e.g. a freewheeling export.</summary>
+    public bool Offline;
 }
 
 /// <summary>
@@ -36,6 +38,37 @@ internal abstract class AudioPlugin : IDisposable
         Environment = environment;
         Class = pluginClass;
         Parameters = new ParameterSet(parameters);
+        _readOnly = Parameters.All.Where(p => p.ReadOnly).ToArray();
+        _reportedReadOnly = new double[_readOnly.Length];
+        Array.Fill(_reportedReadOnly, double.NaN);
+    }
+
+    // Read-only parameters (engine status, fresh-hit ratio) and the value the host last heard for each.
+    private readonly Parameter[] _readOnly;
+    private readonly double[] _reportedReadOnly;
+
+    /// <summary>How many read-only parameters there are: the most <see cref="CollectReadOnlyChanges"/> writes.</summary>
+    public int ReadOnlyCount => _readOnly.Length;
+
+    /// <summary>
+    /// Audio thread: the read-only parameters whose value changed since the last call (all of them the first time),
+    /// for the host's output parameter changes, so its generic editor and automation lanes show the status live.
+    /// Writes at most <see cref="ReadOnlyCount"/> entries; returns how many. No allocation.
+    /// </summary>
+    public int CollectReadOnlyChanges(Span<uint> ids, Span<double> values)
+    {
+        int n = 0;
+        for (int i = 0; i < _readOnly.Length && n < ids.Length && n < values.Length; i++)
+        {
+            double v = GetParameterNormalized(_readOnly[i].Id);
+            // A ratio that moves by less than half a percent is not worth a host round trip every block.
+            if (!double.IsNaN(_reportedReadOnly[i]) && Math.Abs(v - _reportedReadOnly[i]) < 0.005) continue;
+            _reportedReadOnly[i] = v;
+            ids[n] = _readOnly[i].Id;
+            values[n] = v;
+            n++;
+        }
+        return n;
     }
 
     public PluginEnvironment Environment { get; }
@@ -145,6 +178,8 @@ internal abstract class AudioPlugin : IDisposable
             return;
         }
         ApplyParameters();
+        // Hosts may freewheel an export in a session activated for real time and say so only per block (Ardour does).
+        if (EngineRunning) SetRenderingOffline(block.Offline);
         for (int start = 0; start < block.Frames; start += MaxBlockFrames)
         {
             int n = Math.Min(MaxBlockFrames, block.Frames - start);
@@ -161,6 +196,9 @@ internal abstract class AudioPlugin : IDisposable
         }
     }
 
+    /// <summary>Audio thread: tells the engine whether this block is rendered offline (see IRealtimeEngine.SetRenderingOffline).</summary>
+    protected abstract void SetRenderingOffline(bool offline);
+
     /// <summary>Audio thread: push changed parameter values to the engine (setters only store atomics).</summary>
     protected abstract void ApplyParameters();
 
@@ -172,7 +210,7 @@ internal abstract class AudioPlugin : IDisposable
     protected abstract void OnActivate();
     protected abstract void OnDeactivate();
 
-    /// <summary>A parameter's current normalized value; read-only status parameters are computed here (main thread).</summary>
+    /// <summary>A parameter's current normalized value; read-only status parameters are computed here (any thread: reads atomics).</summary>
     public virtual double GetParameterNormalized(uint id) => Parameters.Find(id)?.Normalized ?? 0;
 
     public virtual string FormatParameter(Parameter p, double normalized) => p.Format(normalized);

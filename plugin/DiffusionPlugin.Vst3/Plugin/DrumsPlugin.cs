@@ -76,6 +76,8 @@ internal sealed class DrumsPlugin : AudioPlugin
 
     protected override void OnDeactivate() => _engine?.Deactivate();
 
+    protected override void SetRenderingOffline(bool offline) => _engine?.SetRenderingOffline(offline);
+
     protected override void ApplyParameters()
     {
         var engine = _engine;

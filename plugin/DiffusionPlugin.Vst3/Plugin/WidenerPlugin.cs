@@ -82,6 +82,8 @@ internal sealed class WidenerPlugin : AudioPlugin
 
     protected override void OnDeactivate() => _engine?.Deactivate();
 
+    protected override void SetRenderingOffline(bool offline) => _engine?.SetRenderingOffline(offline);
+
     protected override void ApplyParameters()
     {
         var engine = _engine;

@@ -339,6 +339,30 @@ public class DrumInstrumentTests
     }
 
     [Fact]
+    public void A_freewheeling_render_of_a_real_time_activation_makes_every_hit_fresh_on_one_model_thread()
+    {
+        // Ardour's export: activated for real time, then offline blocks as fast as the CPU goes, from the first block
+        // (the model still loading), with a roll far beyond what the pools hold or the worker makes in real time.
+        var ops = new FakeDiffusionOperations { DelayMs = 3 };
+        using var drums = Drums(ops);
+        drums.Activate(Rate, 512, offline: false);
+        var l = new float[512]; var r = new float[512];
+        int hits = 0;
+        for (int block = 0; block < 200; block++)
+        {
+            if (block % 2 == 0) { drums.NoteOn(10, 36, 0.9f); drums.NoteOn(300, 42, 0.7f); hits += 2; }
+            drums.SetRenderingOffline(true);
+            drums.Process(l, r, 512);
+        }
+        Assert.Equal(hits, drums.FreshHits);
+        Assert.Equal(0, drums.ReusedHits);
+        Assert.Equal(1, ops.MaxConcurrentCalls); // the worker was paused while the render generated
+        // Real-time blocks again: the worker resumes refilling.
+        long steps = drums.WorkerSteps;
+        WaitUntil(() => { drums.SetRenderingOffline(false); drums.Process(l, r, 512); return drums.WorkerSteps > steps; }, "the worker resuming");
+    }
+
+    [Fact]
     public void A_note_just_played_is_refilled_before_idle_notes_get_their_spare_variations()
     {
         var ops = new FakeDiffusionOperations { DelayMs = 2 };

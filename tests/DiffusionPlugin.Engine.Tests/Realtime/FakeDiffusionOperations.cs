@@ -27,7 +27,7 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     public int FailAfterCalls { get; set; } = -1;
     public int Calls => Volatile.Read(ref _calls);
     public int GenerateCalls, VaryCalls;
-    /// <summary>When true, Vary returns (1 + strength)·source: a variation as smooth as its source (click tests).</summary>
+    /// <summary>When true, Vary returns (1 + strength)·source + strength·(source 37 samples ahead): a variation as smooth as its source (click tests).</summary>
     public bool SmoothVariation { get; set; }
     /// <summary>Largest batch one Vary call was given, and the class of the last Vary item.</summary>
     public int MaxVaryBatch, LastVaryClassId = int.MinValue;
@@ -88,7 +88,13 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
         {
             if (SmoothVariation)
             {
-                for (int t = 0; t < length; t++) output[b * length + t] = (1f + strength) * sources[b * length + t];
+                // A rescaled source plus a copy of it 37 samples ahead (reflected at the end): as smooth as the source,
+                // and not only a rescaled copy (the widener keeps just the part of x′ − x orthogonal to x).
+                for (int t = 0; t < length; t++)
+                {
+                    int ahead = t + 37 < length ? t + 37 : 2 * (length - 1) - (t + 37);
+                    output[b * length + t] = (1f + strength) * sources[b * length + t] + strength * sources[b * length + Math.Max(0, ahead)];
+                }
                 continue;
             }
             var rng = new Random(unchecked((int)(seeds[b] ^ (seeds[b] >> 32))));

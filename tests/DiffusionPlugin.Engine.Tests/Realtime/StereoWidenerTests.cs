@@ -327,6 +327,30 @@ public class StereoWidenerTests
     }
 
     [Fact]
+    public void A_freewheeling_render_of_a_real_time_activation_widens_every_window_by_diffusion()
+    {
+        // Ardour's export: activated for real time, offline blocks as fast as the CPU goes from the first one, with a
+        // model too slow for that pace: every window must still come from the model, on one model thread at a time.
+        var ops = new FakeDiffusionOperations { DelayMs = 5 };
+        using var w = Widener(ops);
+        w.VariationStrength = 0.5f;
+        w.Activate(Rate, 512, offline: false);
+        var x = Signal((int)Rate * 2, Rate);
+        var l = new float[x.Length]; var r = new float[x.Length];
+        for (int start = 0; start < x.Length; start += 512)
+        {
+            int n = Math.Min(512, x.Length - start);
+            w.SetRenderingOffline(true);
+            w.Process(x.AsSpan(start, n), x.AsSpan(start, n), l.AsSpan(start, n), r.AsSpan(start, n), n);
+        }
+        int d = w.LatencySamples;
+        Assert.Equal(0, w.FallbackWindows);
+        Assert.True(w.DiffusionWindows >= (x.Length - d) / w.HopSamples - 1, $"only {w.DiffusionWindows} diffusion windows");
+        Assert.Equal(1, ops.MaxConcurrentCalls);
+        Assert.True(MonoSumErrorDb(x, l, r, d) < -90);
+    }
+
+    [Fact]
     public void When_the_worker_is_late_a_decorrelator_supplies_the_side_and_is_counted()
     {
         var ops = new FakeDiffusionOperations { Gate = new ManualResetEventSlim(true) };

@@ -31,6 +31,15 @@ if part == "drums" then
   assert (track:add_processor_by_index (groove, 0, nil, true) == 0, "groove not added")
   print ("drums track: " .. track:name ())
   export (s, "drums")
+  -- What the plugin reported through its read-only parameters (output parameter changes) during the export.
+  local insert = track:nth_plugin (1):to_insert ()
+  local drums = insert:plugin (0)
+  for j = 0, drums:parameter_count () - 1 do
+    if drums:parameter_is_output (j) then
+      local value = ARDOUR.LuaAPI.get_plugin_insert_param (insert, j, false)
+      print ("output parameter " .. drums:parameter_label (j) .. " = " .. value)
+    end
+  end
   done = true
 end
 

@@ -241,7 +241,22 @@ internal sealed unsafe class HostParameterChanges : HostObject
         return (uint)index < (uint)queues.Count ? queues[index].Pointer : null;
     }
 
-    [UnmanagedCallersOnly] private static void* AddData(void* self, uint* id, int* index) => null;
+    /// <summary>Output lists: the plugin asks for a parameter's queue, created on first use (as a host does).</summary>
+    [UnmanagedCallersOnly]
+    private static void* AddData(void* self, uint* id, int* index)
+    {
+        var queues = From<HostParameterChanges>(self).Queues;
+        for (int i = 0; i < queues.Count; i++)
+        {
+            if (queues[i].Id != *id) continue;
+            *index = i;
+            return queues[i].Pointer;
+        }
+        var q = new HostParamQueue(*id);
+        queues.Add(q);
+        *index = queues.Count - 1;
+        return q.Pointer;
+    }
 
     public new void Dispose()
     {

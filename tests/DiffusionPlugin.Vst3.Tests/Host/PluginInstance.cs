@@ -70,7 +70,8 @@ internal sealed unsafe class PluginInstance : IDisposable
     public int SetProcessing(bool on) => ((delegate* unmanaged<void*, byte, int>)V(Processor)[8])(Processor, on ? (byte)1 : (byte)0);
 
     /// <summary>One process call: inputs and outputs are channel arrays of at least <paramref name="frames"/> samples.</summary>
-    public int Process(float[][]? inputs, float[][] outputs, int frames, HostEventList? events = null, HostParameterChanges? changes = null)
+    public int Process(float[][]? inputs, float[][] outputs, int frames, HostEventList? events = null, HostParameterChanges? changes = null,
+                       HostParameterChanges? outputChanges = null, bool offlineBlock = false)
     {
         var inHandles = (inputs ?? []).Select(a => System.Runtime.InteropServices.GCHandle.Alloc(a, System.Runtime.InteropServices.GCHandleType.Pinned)).ToArray();
         var outHandles = outputs.Select(a => System.Runtime.InteropServices.GCHandle.Alloc(a, System.Runtime.InteropServices.GCHandleType.Pinned)).ToArray();
@@ -84,11 +85,12 @@ internal sealed unsafe class PluginInstance : IDisposable
             var outBus = new AudioBusBuffers { NumChannels = outHandles.Length, Channels32 = outPtrs };
             var data = new ProcessData
             {
-                ProcessMode = 0, SymbolicSampleSize = 0, NumSamples = frames,
+                ProcessMode = offlineBlock ? 2 : 0, SymbolicSampleSize = 0, NumSamples = frames,
                 NumInputs = inputs == null ? 0 : 1, NumOutputs = 1,
                 Inputs = inputs == null ? null : &inBus, Outputs = &outBus,
                 InputEvents = events == null ? null : events.Pointer,
                 InputParameterChanges = changes == null ? null : changes.Pointer,
+                OutputParameterChanges = outputChanges == null ? null : outputChanges.Pointer,
             };
             return ((delegate* unmanaged<void*, ProcessData*, int>)V(Processor)[9])(Processor, &data);
         }
