@@ -169,8 +169,25 @@ internal sealed unsafe class ComponentObject : NativeObject
 
     private const int MaxReadOnlyParameters = 8;
 
-    /// <summary>Audio thread: reads parameter changes and notes, exposes the buffers as spans, runs the plugin.</summary>
+    private static long _processAllocatedBytes;
+
+    /// <summary>Managed bytes allocated inside real-time process calls so far, all instances (see Exports.ProcessAllocatedBytes).</summary>
+    public static long ProcessAllocatedBytes => Interlocked.Read(ref _processAllocatedBytes);
+
+    /// <summary>Audio thread: runs <see cref="ProcessCore"/> and counts what it allocated (a thread-local read: no cost).</summary>
     public int Process(ProcessData* d)
+    {
+        // Offline blocks (a freewheeling export) may generate and allocate: they have no deadline. Real time may not.
+        if (d->ProcessMode == ProcessSetup.ModeOffline) return ProcessCore(d);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int result = ProcessCore(d);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        if (allocated != 0) Interlocked.Add(ref _processAllocatedBytes, allocated);
+        return result;
+    }
+
+    /// <summary>Audio thread: reads parameter changes and notes, exposes the buffers as spans, runs the plugin.</summary>
+    private int ProcessCore(ProcessData* d)
     {
         if (d->InputParameterChanges != null)
         {

@@ -64,6 +64,14 @@ internal static unsafe class Exports
         catch (Exception e) { Guard.Report(e); return -1; }
     }
 
+    /// <summary>
+    /// Managed bytes allocated inside every real-time IAudioProcessor::process call (not kOffline ones) since the
+    /// library was loaded, summed over all instances and threads (diagnostics: tests and benchmarks prove the audio path allocates nothing through the
+    /// real binary a host loads). Any thread.
+    /// </summary>
+    [UnmanagedCallersOnly(EntryPoint = "DiffusionPlugin_ProcessAllocatedBytes")]
+    public static long ProcessAllocatedBytes() => ComponentObject.ProcessAllocatedBytes;
+
     /// <summary>An address inside this library, for dladdr.</summary>
     public static void* AnyFunctionAddress => (delegate* unmanaged<void*>)&GetPluginFactory;
 }

@@ -24,6 +24,7 @@ internal sealed unsafe class PluginModule
     private readonly delegate* unmanaged<void*, byte> _moduleEntry;
     private readonly delegate* unmanaged<byte> _moduleExit;
     private readonly delegate* unmanaged<void*> _getFactory;
+    private readonly delegate* unmanaged<long> _processAllocatedBytes;
 
     [DllImport("libc", EntryPoint = "setenv")]
     private static extern int SetEnv(string name, string value, int overwrite);
@@ -42,6 +43,7 @@ internal sealed unsafe class PluginModule
         _moduleEntry = (delegate* unmanaged<void*, byte>)NativeLibrary.GetExport(Handle, "ModuleEntry");
         _moduleExit = (delegate* unmanaged<byte>)NativeLibrary.GetExport(Handle, "ModuleExit");
         _getFactory = (delegate* unmanaged<void*>)NativeLibrary.GetExport(Handle, "GetPluginFactory");
+        _processAllocatedBytes = (delegate* unmanaged<long>)NativeLibrary.GetExport(Handle, "DiffusionPlugin_ProcessAllocatedBytes");
         if (_moduleEntry((void*)Handle) == 0) throw new InvalidOperationException("ModuleEntry returned false");
     }
 
@@ -67,6 +69,8 @@ internal sealed unsafe class PluginModule
 
     public bool ModuleEntry() => _moduleEntry((void*)Handle) != 0;
     public bool ModuleExit() => _moduleExit() != 0;
+    /// <summary>Managed bytes the plugin allocated inside process calls since it was loaded (all instances).</summary>
+    public long ProcessAllocatedBytes() => _processAllocatedBytes();
 
     /// <summary>The factory with one reference the caller must release.</summary>
     public void* GetFactory() => _getFactory();
