@@ -14,22 +14,25 @@ class Params:
     clip_samples: int = 22528            # 0.51 s; a multiple of length_multiple
     # model (patchified waveform U-Net, see model.py)
     patch: int = 64                      # samples folded into one time step of the first level
-    channels: tuple = (64, 128, 256)     # widths of the three time resolutions L/64, L/128, L/256
+    channels: tuple = (96, 128, 256)     # widths of the three time resolutions L/64, L/128, L/256; the first
+                                         # level is wider than the 64 samples it folds, so fine detail has room
     blocks: tuple = (1, 2, 2)            # residual blocks per level (encoder and decoder each)
     attention_heads: int = 4             # self-attention at the coarsest level (0 = none)
     emb_dim: int = 128
     num_classes: int = len(CLASSES) + 1  # + null class
     # EDM (Karras et al. 2022)
     sigma_data: float = 0.15
-    sigma_skip: float = 0.01             # skip-path scale: c_skip = s_skip^2/(sigma^2+s_skip^2), see model.py
+    sigma_skip: float = 0.03             # skip-path scale: c_skip = s_skip^2/(sigma^2+s_skip^2), see model.py
     sigma_min: float = 0.002
     sigma_max: float = 10.0
-    p_mean: float = -1.5                 # log-normal training noise distribution
-    p_std: float = 1.5
+    p_mean: float = -1.8                 # log-normal training noise distribution: 2.5 % of items below
+    p_std: float = 1.6                   # sigma 0.007, where a drum's tail must be told from hiss
     # training
     batch_size: int = 24
     learning_rate: float = 4e-4
     warmup_steps: int = 200
+    anneal_minutes: float = 0.0          # > 0: cosine learning-rate decay to lr_floor over this much training time
+    lr_floor: float = 0.1                # final learning rate / learning_rate when annealing
     max_steps: int = 100000
     ema_decay: float = 0.999
     cfg_dropout: float = 0.1             # share of items trained with the null class

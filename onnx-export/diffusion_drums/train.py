@@ -33,6 +33,16 @@ def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.G
     return (w * ((d - x0) ** 2).mean(dim=(1, 2))).mean()
 
 
+def learning_rate(p: Params, step: int, trained_s: float) -> float:
+    """Linear warm-up, then constant or (anneal_minutes > 0) a cosine decay to lr_floor over the training time.
+    Training here is budgeted in wall time, not steps, so the decay follows minutes trained (resumes included)."""
+    lr = p.learning_rate * min(1.0, (step + 1) / p.warmup_steps)
+    if p.anneal_minutes > 0:
+        f = min(1.0, trained_s / (60 * p.anneal_minutes))
+        lr *= p.lr_floor + (1 - p.lr_floor) * 0.5 * (1 + math.cos(math.pi * f))
+    return lr
+
+
 def save(path, model, ema, opt, step, p, data_meta, elapsed):
     tmp = path + ".tmp"
     torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
@@ -60,6 +70,8 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=70.0, help="wall-time budget of this run")
     ap.add_argument("--steps", type=int, default=None, help="stop at this step (default: time budget only)")
     ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--anneal-minutes", type=float, default=None,
+                    help="decay the learning rate (cosine, to lr_floor) over this many minutes of total training time")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
@@ -78,6 +90,8 @@ def main(argv=None):
         p = Params.from_dict({**p.to_dict(), **json.loads(a.params)})
     if a.batch_size:
         p.batch_size = a.batch_size
+    if a.anneal_minutes is not None:
+        p.anneal_minutes = a.anneal_minutes
     if a.rebuild or not os.path.exists(a.cache):
         build_cache(p, a.cache, hydrogen_dir=a.hydrogen_dir, data_dir=a.data_dir, with_general=not a.no_general)
     data = ClipSet(a.cache)
@@ -119,7 +133,7 @@ def main(argv=None):
             break
         x, c, v = sampler.batch(p.batch_size)  # [B,L], [B], [B]
         x0 = torch.from_numpy(x).unsqueeze(1).to(dev)
-        lr = p.learning_rate * min(1.0, (step + 1) / p.warmup_steps)
+        lr = learning_rate(p, step, elapsed0 + time.time() - t0)
         for g in opt.param_groups:
             g["lr"] = lr
         loss = edm_loss(model, x0, torch.from_numpy(c).to(dev), torch.from_numpy(v).to(dev), p, gen)
