@@ -22,7 +22,7 @@ class Params:
     num_classes: int = len(CLASSES) + 1  # + null class
     # EDM (Karras et al. 2022)
     sigma_data: float = 0.15
-    sigma_skip: float = 0.03             # skip-path scale: c_skip = s_skip^2/(sigma^2+s_skip^2), see model.py
+    sigma_skip: float = 0.003            # skip-path scale: c_skip = s_skip^2/(sigma^2+s_skip^2), see model.py
     sigma_min: float = 0.002
     sigma_max: float = 10.0
     p_mean: float = -1.8                 # log-normal training noise distribution: 2.5 % of items below

@@ -1,7 +1,7 @@
 """Training: EDM denoising score matching (Karras et al. 2022, sec. 5) with class/velocity conditioning.
 
 Resumable: <ckpt-dir>/last.pt holds model, EMA, optimiser, step, Params and the dataset description.
-Run: python3 -m diffusion_drums.train --minutes 70   (see onnx-export/README.md)
+Run: python3 -m diffusion_drums.train --minutes 110   (see onnx-export/README.md)
 """
 import argparse
 import copy
@@ -67,7 +67,7 @@ def main(argv=None):
     ap.add_argument("--no-general", action="store_true", help="do not render the GM 'general' class")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the dataset cache")
     ap.add_argument("--ckpt-dir", default=os.path.join(HERE, "checkpoints"))
-    ap.add_argument("--minutes", type=float, default=70.0, help="wall-time budget of this run")
+    ap.add_argument("--minutes", type=float, default=110.0, help="wall-time budget of this run")
     ap.add_argument("--steps", type=int, default=None, help="stop at this step (default: time budget only)")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--anneal-minutes", type=float, default=None,
@@ -92,6 +92,8 @@ def main(argv=None):
         p.batch_size = a.batch_size
     if a.anneal_minutes is not None:
         p.anneal_minutes = a.anneal_minutes
+    elif not resume and not a.init:
+        p.anneal_minutes = a.minutes  # a fresh run decays its learning rate over its own budget
     if a.rebuild or not os.path.exists(a.cache):
         build_cache(p, a.cache, hydrogen_dir=a.hydrogen_dir, data_dir=a.data_dir, with_general=not a.no_general)
     data = ClipSet(a.cache)

@@ -129,16 +129,16 @@ public class ArdourHostTests : IClassFixture<ArdourRenders>
         for (int k = 0; k < ArdourRenders.GrooveNotes.Length; k++)
         {
             int expected = ArdourRenders.FirstHit + k * ArdourRenders.HitSpacing;
-            // Onset = where the level (256-sample RMS) rises most within ±20 ms of the note; the previous hit's tail
-            // is still sounding, so this is accurate to a few milliseconds. 5 ms is far inside a 16th note.
+            // Onset = the first sample within ±20 ms of the note louder than twice the loudest sample of the 10 ms
+            // before that window (the previous hit's tail, which only decays). A generated hit's attack may take a
+            // few ms to peak, so the start, not the steepest rise, is what is timed. 5 ms is far inside a 16th note.
+            int from = expected - 960;
+            float before = 0f;
+            for (int t = from - 480; t < from; t++) before = Math.Max(before, Math.Abs(mono[t]));
+            float threshold = 2f * before + 1e-3f;
             int best = -1;
-            double bestJump = 0;
-            for (int t = expected - 960; t <= expected + 960; t++)
-            {
-                double jump = Rms(mono, t, 256) - Rms(mono, t - 256, 256);
-                if (jump > bestJump) { bestJump = jump; best = t; }
-            }
-            Assert.True(bestJump > 1e-3, $"no hit near sample {expected} (note {ArdourRenders.GrooveNotes[k]})");
+            for (int t = from; t <= expected + 960 && best < 0; t++) if (Math.Abs(mono[t]) > threshold) best = t;
+            Assert.True(best >= 0, $"no hit near sample {expected} (note {ArdourRenders.GrooveNotes[k]}): nothing above {threshold}");
             Assert.InRange(best, expected - 240, expected + 240);
         }
     }
@@ -157,7 +157,7 @@ public class ArdourHostTests : IClassFixture<ArdourRenders>
             var diff = kicks[i].Zip(kicks[i - 1], (a, b) => a - b).ToArray();
             double relative = Signals.Rms(diff) / Signals.Rms(kicks[i]);
             Assert.True(Signals.Rms(kicks[i]) > 1e-3, $"kick {i} is silent");
-            // Humanize 0.3 (the default) keeps a note close to its anchor: a few percent is a drummer's variation,
+            // Humanize 0.35 (the default) keeps a note close to its anchor: a few percent is a drummer's variation,
             // a repeat would be 0.
             if (modelShipped)
                 Assert.True(relative > 0.02, $"kick {i} repeats kick {i - 1} (relative difference {relative:F4}); " +
