@@ -4,21 +4,18 @@ using DiffusionPlugin.Engine.Realtime;
 namespace DiffusionPlugin.Vst3.Plugin;
 
 /// <summary>Diffusion Drums: MIDI notes in (one event bus), stereo out; every hit a fresh, humanized variation.</summary>
-internal sealed class DrumsPlugin : AudioPlugin
+internal sealed class DrumsPlugin : EnginePlugin<IDrumInstrument>
 {
     public const uint KitSeedId = 0, HumanizeId = 1, StepsId = 2, GuidanceId = 3, OutputGainId = 4;
-    public const uint ClassLevelBaseId = 10, StatusId = 100, FreshRatioId = 101;
+    public const uint ClassLevelBaseId = 10, FreshRatioId = 101;
 
     /// <summary>The model contract's drum classes, in class-id order (docs/model-contract.md).</summary>
     public static readonly string[] ClassNames =
         ["kick", "snare", "rim", "clap", "tom", "hihat_closed", "hihat_open", "crash", "ride", "percussion", "general"];
 
-    private static readonly string[] StatusLabels = ["Loading", "CPU", "CUDA", "Fallback"];
     private static readonly IReadOnlyList<BusSpec> Outputs = [new("Stereo Out", 2)];
     private static readonly IReadOnlyList<BusSpec> Events = [new("MIDI In", 1)];
 
-    private IDrumInstrument? _engine;
-    private int _appliedVersion = -1;
     private ulong _appliedKitSeed = ulong.MaxValue;
     private float[] _scratch = [];
 
@@ -33,7 +30,7 @@ internal sealed class DrumsPlugin : AudioPlugin
         yield return new Parameter(OutputGainId, "Output Gain", "Gain", "dB", -24, 12, 0) { Decimals = 1 };
         for (int i = 0; i < ClassNames.Length; i++)
             yield return new Parameter(ClassLevelBaseId + (uint)i, $"Level {ClassNames[i]}", ClassNames[i], "", 0, 2, 1);
-        yield return new Parameter(StatusId, "Engine Status", "Status", "", 0, 3, 0, 3) { ReadOnly = true, Labels = StatusLabels };
+        yield return StatusParameter();
         yield return new Parameter(FreshRatioId, "Fresh Hit Ratio", "Fresh", "%", 0, 100, 100) { ReadOnly = true, Decimals = 0 };
     }
 
@@ -44,46 +41,27 @@ internal sealed class DrumsPlugin : AudioPlugin
     public override bool TrySetChannelCounts(ReadOnlySpan<int> inputs, ReadOnlySpan<int> outputs)
         => inputs.Length == 0 && outputs.Length == 1 && outputs[0] == 2;
 
-    public override int LatencySamples => EngineRunning ? _engine?.LatencySamples ?? 0 : 0;
+    public override int LatencySamples => EngineRunning ? Engine?.LatencySamples ?? 0 : 0;
 
     /// <summary>The exact kit seed (the parameter shows it; state stores it).</summary>
     public ulong KitSeed => (ulong)Parameters.Find(KitSeedId)!.Plain;
 
-    /// <summary>The engine (tests and status); null before initialize.</summary>
-    internal IDrumInstrument? Engine => _engine;
-
-    protected override void OnInitialize()
-    {
-        _engine = EngineFactory.CreateDrums(new EngineOptions { ManifestPath = Environment.DrumManifestPath });
-        PluginLog.Info($"Diffusion Drums: engine {_engine.Status}: {_engine.StatusMessage}");
-    }
-
-    protected override void OnTerminate()
-    {
-        _engine?.Dispose();
-        _engine = null;
-    }
+    protected override IDrumInstrument CreateEngine(EngineOptions options) => EngineFactory.CreateDrums(options);
 
     protected override void OnActivate()
     {
         _scratch = new float[MaxBlockFrames];
-        _appliedVersion = -1;
-        ApplyParameters();
-        _engine?.Activate(SampleRateHz, MaxBlockFrames, Offline);
+        base.OnActivate();
+        var engine = Engine;
+        engine?.Activate(SampleRateHz, MaxBlockFrames, Offline);
         PluginLog.Info($"Diffusion Drums: active (thread {System.Environment.CurrentManagedThreadId}) at {SampleRateHz} Hz, {MaxBlockFrames} frames, offline={Offline}; " +
-                       $"{_engine?.Status}: {_engine?.StatusMessage}");
+                       $"{engine?.Status}: {engine?.StatusMessage}");
     }
-
-    protected override void OnDeactivate() => _engine?.Deactivate();
-
-    protected override void SetRenderingOffline(bool offline) => _engine?.SetRenderingOffline(offline);
 
     protected override void ApplyParameters()
     {
-        var engine = _engine;
-        int version = Parameters.Version;
-        if (engine == null || version == _appliedVersion) return;
-        _appliedVersion = version;
+        var engine = EngineIfParametersChanged();
+        if (engine == null) return;
         ulong seed = KitSeed;
         if (seed != _appliedKitSeed) { engine.KitSeed = seed; _appliedKitSeed = seed; }
         engine.Humanize = (float)Parameters.Find(HumanizeId)!.Plain;
@@ -96,7 +74,7 @@ internal sealed class DrumsPlugin : AudioPlugin
 
     protected override void Render(ref AudioBlock piece, int pieceStart)
     {
-        var engine = _engine;
+        var engine = Engine;
         var right = piece.OutRight.IsEmpty ? _scratch.AsSpan(0, piece.Frames) : piece.OutRight;
         if (engine == null || !EngineRunning) { piece.OutLeft.Clear(); right.Clear(); return; }
         foreach (var note in piece.Notes)
@@ -111,8 +89,7 @@ internal sealed class DrumsPlugin : AudioPlugin
 
     public override double GetParameterNormalized(uint id)
     {
-        var engine = _engine;
-        if (id == StatusId) return engine == null ? 0 : (int)engine.Status / 3.0;
+        var engine = Engine;
         if (id == FreshRatioId)
         {
             if (engine == null) return 1;
@@ -121,14 +98,6 @@ internal sealed class DrumsPlugin : AudioPlugin
             return fresh + other == 0 ? 1 : fresh / (double)(fresh + other);
         }
         return base.GetParameterNormalized(id);
-    }
-
-    public override string FormatParameter(Parameter p, double normalized)
-    {
-        var engine = _engine;
-        if (p.Id == StatusId && engine != null && Math.Abs(normalized - GetParameterNormalized(StatusId)) < 1e-9)
-            return $"{p.Format(normalized)}: {engine.StatusMessage}";
-        return base.FormatParameter(p, normalized);
     }
 
     protected override byte[] SaveExtraState()

@@ -3,16 +3,13 @@ using DiffusionPlugin.Engine.Realtime;
 namespace DiffusionPlugin.Vst3.Plugin;
 
 /// <summary>Diffusion Widener: mono or stereo in, stereo out; the mono sum stays the input (delayed by the latency).</summary>
-internal sealed class WidenerPlugin : AudioPlugin
+internal sealed class WidenerPlugin : EnginePlugin<IStereoWidener>
 {
-    public const uint WidthId = 0, StrengthId = 1, MixId = 2, BypassId = 3, StatusId = 100;
+    public const uint WidthId = 0, StrengthId = 1, MixId = 2, BypassId = 3;
 
-    private static readonly string[] StatusLabels = ["Loading", "CPU", "CUDA", "Fallback"];
     private static readonly IReadOnlyList<BusSpec> Outputs = [new("Stereo Out", 2)];
 
     private IReadOnlyList<BusSpec> _inputs = [new("Input", 2)];
-    private IStereoWidener? _engine;
-    private int _appliedVersion = -1;
     private int _latencyToldHost;
     private float[] _silence = [];
     private float[] _scratch = [];
@@ -25,7 +22,7 @@ internal sealed class WidenerPlugin : AudioPlugin
         yield return new Parameter(StrengthId, "Variation Strength", "Var", "", 0, 1, 0.5);
         yield return new Parameter(MixId, "Mix", "Mix", "", 0, 1, 1);
         yield return new Parameter(BypassId, "Bypass", "Bypass", "", 0, 1, 0, 1) { IsBypass = true, Labels = ["Off", "On"] };
-        yield return new Parameter(StatusId, "Engine Status", "Status", "", 0, 3, 0, 3) { ReadOnly = true, Labels = StatusLabels };
+        yield return StatusParameter();
     }
 
     public override IReadOnlyList<BusSpec> AudioInputs => _inputs;
@@ -43,53 +40,35 @@ internal sealed class WidenerPlugin : AudioPlugin
     {
         get
         {
-            int latency = EngineRunning ? _engine?.LatencySamples ?? 0 : 0;
+            int latency = EngineRunning ? Engine?.LatencySamples ?? 0 : 0;
             Volatile.Write(ref _latencyToldHost, latency);
             return latency;
         }
     }
 
-    internal IStereoWidener? Engine => _engine;
-
-    protected override void OnInitialize()
-    {
-        _engine = EngineFactory.CreateWidener(new EngineOptions { ManifestPath = Environment.DrumManifestPath });
-        PluginLog.Info($"Diffusion Widener: engine {_engine.Status}: {_engine.StatusMessage}");
-    }
-
-    protected override void OnTerminate()
-    {
-        _engine?.Dispose();
-        _engine = null;
-    }
+    protected override IStereoWidener CreateEngine(EngineOptions options) => EngineFactory.CreateWidener(options);
 
     protected override void OnActivate()
     {
         _silence = new float[MaxBlockFrames];
         _scratch = new float[MaxBlockFrames];
-        _appliedVersion = -1;
-        ApplyParameters();
-        _engine?.Activate(SampleRateHz, MaxBlockFrames, Offline);
+        base.OnActivate();
+        var engine = Engine;
+        engine?.Activate(SampleRateHz, MaxBlockFrames, Offline);
         PluginLog.Info($"Diffusion Widener: active at {SampleRateHz} Hz, {MaxBlockFrames} frames, {_inputs[0].ChannelCount} in; " +
-                       $"latency {_engine?.LatencySamples} samples; {_engine?.Status}: {_engine?.StatusMessage}");
+                       $"latency {engine?.LatencySamples} samples; {engine?.Status}: {engine?.StatusMessage}");
     }
 
     protected override void AfterActivate()
     {
-        int latency = EngineRunning ? _engine?.LatencySamples ?? 0 : 0;
+        int latency = EngineRunning ? Engine?.LatencySamples ?? 0 : 0;
         if (latency != Volatile.Read(ref _latencyToldHost)) RestartRequested?.Invoke(RestartReason.Latency);
     }
 
-    protected override void OnDeactivate() => _engine?.Deactivate();
-
-    protected override void SetRenderingOffline(bool offline) => _engine?.SetRenderingOffline(offline);
-
     protected override void ApplyParameters()
     {
-        var engine = _engine;
-        int version = Parameters.Version;
-        if (engine == null || version == _appliedVersion) return;
-        _appliedVersion = version;
+        var engine = EngineIfParametersChanged();
+        if (engine == null) return;
         engine.Width = (float)Parameters.Find(WidthId)!.Plain;
         engine.VariationStrength = (float)Parameters.Find(StrengthId)!.Plain;
         engine.Mix = (float)Parameters.Find(MixId)!.Plain;
@@ -98,7 +77,7 @@ internal sealed class WidenerPlugin : AudioPlugin
 
     protected override void Render(ref AudioBlock piece, int pieceStart)
     {
-        var engine = _engine;
+        var engine = Engine;
         int n = piece.Frames;
         var right = piece.OutRight.IsEmpty ? _scratch.AsSpan(0, n) : piece.OutRight;
         var inLeft = piece.InLeft.IsEmpty ? _silence.AsSpan(0, n) : piece.InLeft;
@@ -111,19 +90,5 @@ internal sealed class WidenerPlugin : AudioPlugin
             return;
         }
         engine.Process(inLeft, inRight, piece.OutLeft, right, n);
-    }
-
-    public override double GetParameterNormalized(uint id)
-    {
-        if (id == StatusId) return _engine == null ? 0 : (int)_engine.Status / 3.0;
-        return base.GetParameterNormalized(id);
-    }
-
-    public override string FormatParameter(Parameter p, double normalized)
-    {
-        var engine = _engine;
-        if (p.Id == StatusId && engine != null && Math.Abs(normalized - GetParameterNormalized(StatusId)) < 1e-9)
-            return $"{p.Format(normalized)}: {engine.StatusMessage}";
-        return base.FormatParameter(p, normalized);
     }
 }
