@@ -29,13 +29,9 @@ public static unsafe class OrtProcessExitGuard
     private static int _enabled;
     private static int _exiting;
     private static int _callsInFlight;
-    private static int _registrations;
 
     /// <summary>True once the process has started to exit: ORT must not be called or released any more.</summary>
     public static bool IsExiting => Volatile.Read(ref _exiting) != 0;
-
-    /// <summary>How many exit handlers model loads have registered (diagnostics and tests).</summary>
-    public static int Registrations => Volatile.Read(ref _registrations);
 
     /// <summary>Turns the guard on (the plugin library does at ModuleEntry). Any thread.</summary>
     public static void Enable() => Interlocked.Exchange(ref _enabled, 1);
@@ -68,7 +64,7 @@ public static unsafe class OrtProcessExitGuard
         if (Volatile.Read(ref _enabled) == 0 || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return;
         try
         {
-            if (CxaAtExit(&OnProcessExit, null, null) == 0) Interlocked.Increment(ref _registrations);
+            CxaAtExit(&OnProcessExit, null, null);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {

@@ -61,11 +61,8 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     // ---- activation (written by Activate, read by both threads afterwards) ----
     private double _rateHz;
     private bool _offline, _active;
-    // Freewheel (host renders offline in a real-time activation): _freewheel while the worker is paused and Process
-    // generates missing hits itself; _freewheelGaveUp after a pause timed out, until the next real-time block.
-    private bool _freewheel, _freewheelGaveUp;
-    /// <summary>Longest wait in an offline block for the worker to pause (covers a model load and warm-up).</summary>
-    internal static readonly TimeSpan FreewheelPauseWait = TimeSpan.FromSeconds(20);
+    // Freewheel (host renders offline in a real-time activation): the worker is paused and Process generates missing hits.
+    private bool _freewheel;
     private int _slotCapacity;             // samples per slot at the host rate
     private float[] _slab = [];            // all slots' audio: slot g at [g * _slotCapacity, …)
     private int[] _noteFirstSlot = new int[NoteCount]; // -1 = this note got no slots at Activate
@@ -365,19 +362,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     /// <inheritdoc/>
     public void SetRenderingOffline(bool offline)
     {
-        if (!_active || _offline || offline == _freewheel) return;
-        if (offline)
-        {
-            if (_freewheelGaveUp) return;
-            _freewheel = _worker.TryPauseForOffline(FreewheelPauseWait);
-            _freewheelGaveUp = !_freewheel;
-        }
-        else
-        {
-            _freewheel = false;
-            _freewheelGaveUp = false;
-            _worker.ResumeAfterOffline();
-        }
+        if (_active && !_offline) _freewheel = _worker.SetRenderingOffline(offline);
     }
 
     /// <inheritdoc/>
@@ -387,7 +372,6 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         {
             _active = false;
             _freewheel = false;
-            _freewheelGaveUp = false;
             _worker.Stop();
         }
     }
@@ -998,14 +982,26 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
                 for (int g = first; g < first + _slotsPerNote; g++)
                     if (_slotState[g] == StatePlayed && (free < 0 || _slotLastPlayed[g] < _slotLastPlayed[free])) free = g;
                 if (free < 0) return;
-                for (int v = 0; v < _voiceCount;) if (_voices[v].Slot == free) RemoveVoice(v); else v++;
+                CutVoicesOf(free);
             }
             _slotState[free] = StateAtWorker;
             _pending[note][_pendingCount[note]++] = free;
         }
         int slot = _pending[note][--_pendingCount[note]];
+        _slotLength[slot] = GenerateSingleInto(slot, note, (ulong)(++_variationCounter[note]), velocity);
+        _slotState[slot] = StateReady;
+        _slotReadySeq[slot] = ++_readySeq;
+    }
+
+    /// <summary>
+    /// Generates one variation of <paramref name="note"/> (variation index <paramref name="index"/> of the kit) into
+    /// <paramref name="slot"/> at the host rate and returns its length. A model failure switches to the fallback sound
+    /// (reported once) and generates that instead. Offline or freewheel only: the thread calling Process runs the job.
+    /// </summary>
+    private int GenerateSingleInto(int slot, int note, ulong index, float velocity)
+    {
         ulong kitSeed = KitSeed;
-        ulong seed = AudioMath.Seed(kitSeed, (ulong)note, (ulong)(++_variationCounter[note]));
+        ulong seed = AudioMath.Seed(kitSeed, (ulong)note, index);
         try
         {
             PrepareSingle(note, seed, velocity);
@@ -1018,10 +1014,13 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             PrepareSingle(note, seed, velocity);
             GenerateInto(1, kitSeed);
         }
-        int length = StoreHostRate(0, slot);
-        _slotLength[slot] = length;
-        _slotState[slot] = StateReady;
-        _slotReadySeq[slot] = ++_readySeq;
+        return StoreHostRate(0, slot);
+    }
+
+    /// <summary>Removes every voice reading <paramref name="slot"/> (its audio is about to be overwritten).</summary>
+    private void CutVoicesOf(int slot)
+    {
+        for (int v = 0; v < _voiceCount;) if (_voices[v].Slot == slot) RemoveVoice(v); else v++;
     }
 
     /// <summary>Offline: generate this hit now, deterministically, into a slot no voice is reading.</summary>
@@ -1037,23 +1036,9 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             // Every slot of this note is sounding (very fast repeats): cut the voices of the oldest one.
             slot = first;
             for (int g = first; g < first + _slotsPerNote; g++) if (_slotLastPlayed[g] < _slotLastPlayed[slot]) slot = g;
-            for (int v = 0; v < _voiceCount;) if (_voices[v].Slot == slot) RemoveVoice(v); else v++;
+            CutVoicesOf(slot);
         }
-        ulong kitSeed = KitSeed;
-        ulong seed = AudioMath.Seed(kitSeed, (ulong)note, (ulong)(++_offlineHitIndex[note]));
-        try
-        {
-            PrepareSingle(note, seed, velocity);
-            GenerateInto(1, kitSeed);
-        }
-        catch (Exception e)
-        {
-            _worker.ReportFailure("generation failed", e);
-            ((IGenerationJob)this).OnModel(null);
-            PrepareSingle(note, seed, velocity);
-            GenerateInto(1, kitSeed);
-        }
-        int length = StoreHostRate(0, slot);
+        int length = GenerateSingleInto(slot, note, (ulong)(++_offlineHitIndex[note]), velocity);
         _slotLength[slot] = length;
         _slotState[slot] = StatePlayed;
         _slotLastPlayed[slot] = ++_playSeq;

@@ -50,6 +50,11 @@ internal sealed class GenerationWorker : IDisposable
     // steps and will not touch the job or the model until set back to 0).
     private int _pauseState;
     private const int Running = 0, PauseRequested = 1, Paused = 2;
+    // Owned by the thread calling Process: the worker is paused for offline blocks; a pause timed out (until the next
+    // real-time block). Reset by Start, before that thread processes again.
+    private bool _freewheel, _freewheelGaveUp;
+    /// <summary>Longest wait in an offline block for the worker to pause (covers a model load and warm-up).</summary>
+    internal static readonly TimeSpan FreewheelPauseWait = TimeSpan.FromSeconds(20);
     private int _status = (int)ModelStatus.Loading;
     private volatile string _statusMessage = "loading";
     private long _steps;
@@ -75,6 +80,8 @@ internal sealed class GenerationWorker : IDisposable
             Stop();
             _stop = false;
             Interlocked.Exchange(ref _pauseState, Running);
+            _freewheel = false;
+            _freewheelGaveUp = false;
             lock (_signal)
             {
                 _job = job;
@@ -144,6 +151,30 @@ internal sealed class GenerationWorker : IDisposable
     internal const int MaxWarmUpReloads = 2;
 
     /// <summary>
+    /// The thread calling Process, per block: whether the host renders it offline in a real-time activation. Pauses
+    /// the worker on the first offline block (<see cref="TryPauseForOffline"/>; a pause that times out is not tried
+    /// again until a real-time block) and resumes it on the first real-time one. Returns true while the caller runs
+    /// the job itself. Lock-free except for the bounded wait of an offline block.
+    /// </summary>
+    public bool SetRenderingOffline(bool offline)
+    {
+        if (offline == _freewheel) return _freewheel;
+        if (offline)
+        {
+            if (_freewheelGaveUp) return false;
+            _freewheel = TryPauseForOffline(FreewheelPauseWait);
+            _freewheelGaveUp = !_freewheel;
+        }
+        else
+        {
+            _freewheel = false;
+            _freewheelGaveUp = false;
+            ResumeAfterOffline();
+        }
+        return _freewheel;
+    }
+
+    /// <summary>
     /// Freewheel (a host rendering faster than real time in a session activated for real time; VST3 kOffline per
     /// block): asks the worker to stop between steps and waits until it has, so the calling thread may run the job
     /// synchronously (<see cref="StepSynchronously"/>) with no time pressure. Waits through a model load still under
@@ -151,7 +182,7 @@ internal sealed class GenerationWorker : IDisposable
     /// worker is paused (or not running at all). Called from the host's processing thread only in offline blocks,
     /// where waiting is allowed; never in real time. Pair with <see cref="ResumeAfterOffline"/>.
     /// </summary>
-    public bool TryPauseForOffline(TimeSpan maxWait)
+    private bool TryPauseForOffline(TimeSpan maxWait)
     {
         if (_thread == null) return true;
         Interlocked.CompareExchange(ref _pauseState, PauseRequested, Running);
@@ -172,7 +203,7 @@ internal sealed class GenerationWorker : IDisposable
     }
 
     /// <summary>Lets a worker paused by <see cref="TryPauseForOffline"/> go on (real-time blocks again). Lock-free: audio thread.</summary>
-    public void ResumeAfterOffline() => Interlocked.Exchange(ref _pauseState, Running);
+    private void ResumeAfterOffline() => Interlocked.Exchange(ref _pauseState, Running);
 
     /// <summary>Offline mode: one job step on the calling thread, with the same failure handling as the worker.</summary>
     public bool StepSynchronously(IGenerationJob job)

@@ -73,7 +73,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     private double _rateHz;
     private bool _offline, _active;
     // Freewheel (host renders offline in a real-time activation): the worker is paused and Process runs its steps.
-    private bool _freewheel, _freewheelGaveUp;
+    private bool _freewheel;
     private int _hop, _overlap, _window, _latency, _maxBatch, _steadyBatch;
     private float[] _history = [], _sideIn = [], _rise = [], _fall = [];
     private float[] _fadeIn = [];              // r[i] = 0.5 − 0.5·cos(π·i/R) over the overlap; the fall is exactly 1 − r[i]
@@ -234,19 +234,7 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
     /// <inheritdoc/>
     public void SetRenderingOffline(bool offline)
     {
-        if (!_active || _offline || offline == _freewheel) return;
-        if (offline)
-        {
-            if (_freewheelGaveUp) return;
-            _freewheel = _worker.TryPauseForOffline(DrumInstrument.FreewheelPauseWait);
-            _freewheelGaveUp = !_freewheel;
-        }
-        else
-        {
-            _freewheel = false;
-            _freewheelGaveUp = false;
-            _worker.ResumeAfterOffline();
-        }
+        if (_active && !_offline) _freewheel = _worker.SetRenderingOffline(offline);
     }
 
     /// <inheritdoc/>
@@ -256,7 +244,6 @@ public sealed class StereoWidener : IStereoWidener, IGenerationJob
         {
             _active = false;
             _freewheel = false;
-            _freewheelGaveUp = false;
             _worker.Stop();
         }
     }
