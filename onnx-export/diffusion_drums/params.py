@@ -27,6 +27,8 @@ class Params:
     sigma_max: float = 10.0
     p_mean: float = -1.8                 # log-normal training noise distribution: 2.5 % of items below
     p_std: float = 1.6                   # sigma 0.007, where a drum's tail must be told from hiss
+    loss_sigma_knee: float = 0.02        # below this sigma the loss weight rises toward EDM's 1/sigma^2 again
+                                         # (train.loss_weight); = sigma_data gives the plain 1/c_out^2 weight
     # training
     batch_size: int = 24
     learning_rate: float = 4e-4

@@ -21,15 +21,29 @@ from .model import EDMDenoiser, count_parameters
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def loss_weight(model: EDMDenoiser, sigma, p: Params):
+    """lambda(sigma) = (1/c_out^2) * (sigma^2 + sigma_data^2) / (sigma^2 + knee^2). sigma: [B] -> [B].
+
+    1/c_out^2 alone puts unit weight on the network's own target. With sigma_skip << sigma_data that target is the
+    clean clip at every sigma, so the error left to learn at small sigma (a snare's wires, a hat's decaying tail,
+    the silence after a hit: all decided where sigma is of their size, 0.003 .. 0.05) is ~sigma^2 and weighs next to
+    nothing beside the large-sigma items; the previous model never learnt those details. The second factor gives
+    back EDM's (Karras et al. 2022, eq. 8 / Table 1) rise of lambda ~ 1/sigma^2 down to the knee: x (sigma_data/knee)^2
+    below it (56x at knee 0.02), unchanged above sigma_data. knee = sigma_data reproduces 1/c_out^2."""
+    c_out = model.preconditioning(sigma)[1]
+    knee2, sd2 = p.loss_sigma_knee ** 2, p.sigma_data ** 2
+    return (sigma ** 2 + sd2) / (c_out ** 2 * (sigma ** 2 + knee2))
+
+
 def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.Generator):
-    """Weighted denoising loss. x0: [B,1,L]; sigma ~ logN(p_mean, p_std); weight (s^2+sd^2)/(s*sd)^2."""
+    """Weighted denoising loss (loss_weight). x0: [B,1,L]; sigma ~ logN(p_mean, p_std)."""
     b = x0.shape[0]
     sigma = torch.exp(p.p_mean + p.p_std * torch.randn(b, generator=gen))  # [B]
     noise = torch.randn(x0.shape, generator=gen)
     drop = torch.rand(b, generator=gen) < p.cfg_dropout
     cls = torch.where(drop, torch.full_like(class_id, NULL_CLASS_ID), class_id)  # CFG: null class
     d = model(x0 + sigma.view(-1, 1, 1) * noise, sigma, cls, velocity)  # [B,1,L]
-    w = 1 / model.preconditioning(sigma)[1] ** 2  # 1/c_out^2: unit weight on the network's own target
+    w = loss_weight(model, sigma, p)  # [B]
     return (w * ((d - x0) ** 2).mean(dim=(1, 2))).mean()
 
 

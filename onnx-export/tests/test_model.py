@@ -85,3 +85,17 @@ def test_a_nan_loss_stops_training_with_an_error(tmp_path):
     with pytest.raises(FloatingPointError):
         train.main(["--cache", cache, "--ckpt-dir", str(tmp_path / "ck"), "--steps", "3", "--batch-size", "4",
                     "--params", json.dumps({**TINY, "channels": [16, 32, 32], "blocks": [1, 1, 1]}), "--device", "cpu"])
+
+
+def test_the_loss_weight_rises_below_its_knee_and_is_plain_edm_weight_above_sigma_data():
+    p = Params(**TINY)
+    m = EDMDenoiser(p)
+    sigma = torch.tensor([1e-3, 3e-3, 0.02, 0.15, 2.0, 10.0])
+    c_out = m.preconditioning(sigma)[1]
+    w = train.loss_weight(m, sigma, p)
+    ratio = w * c_out ** 2  # the factor over the plain 1/c_out^2 weight
+    assert torch.all(ratio[1:] < ratio[:-1])  # falls monotonically with sigma
+    assert ratio[0] == pytest.approx((p.sigma_data / p.loss_sigma_knee) ** 2, rel=0.01)
+    assert ratio[-1] == pytest.approx(1.0, abs=1e-3)
+    plain = Params(**{**TINY, "loss_sigma_knee": p.sigma_data})
+    assert torch.allclose(train.loss_weight(m, sigma, plain), 1 / c_out ** 2)
