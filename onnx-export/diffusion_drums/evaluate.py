@@ -249,6 +249,37 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
     return res, timing, cands
 
 
+def spectrogram_dbfs(x: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """[L] -> [n_fft/2+1, frames] magnitude in dBFS (a full-scale sine reads 0 dB), Hann window, centred frames."""
+    win = np.hanning(n_fft)
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (n_fft // 2, n_fft // 2)), n_fft)[::hop] * win
+    return 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)).T * 2 / win.sum() + 1e-6)
+
+
+def plot_examples(audio: np.ndarray, names, title: str, path: str, sr: int = SR):
+    """Waveform over spectrogram (dBFS, Hann 1024 / hop 256), one column per clip: the pictures beside the WAVs.
+    audio: [N, L]; names: N labels. matplotlib is imported here so the metrics never depend on it."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n = len(audio)
+    fig, ax = plt.subplots(2, n, figsize=(2.6 * n, 4.2), squeeze=False, sharey="row")
+    t = np.arange(audio.shape[1]) / sr
+    for i, (x, name) in enumerate(zip(audio, names)):
+        ax[0, i].plot(t, x, lw=0.5, color="#1f4e79")
+        ax[0, i].set_ylim(-1, 1)
+        ax[0, i].set_title(name, fontsize=9)
+        im = ax[1, i].imshow(spectrogram_dbfs(x), origin="lower", aspect="auto", cmap="inferno", vmin=-90, vmax=-10,
+                             extent=(0, len(x) / sr, 0, sr / 2000))
+        ax[1, i].set_xlabel("s")
+    ax[0, 0].set_ylabel("amplitude")
+    ax[1, 0].set_ylabel("kHz")
+    fig.colorbar(im, ax=ax[1, :].tolist(), label="dBFS", fraction=0.01)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def write_report(path, res, timing, meta, defaults_key):
     L = ["# Diffusion Drums: evaluation on held-out kits", "",
          f"Held-out (never trained on): {', '.join(meta['heldOutKits'])}. Reference: their {meta['refCount']} real hits; "
@@ -313,6 +344,7 @@ def main(argv=None):
     ap.add_argument("--default-steps", type=int, default=8)
     ap.add_argument("--per-item", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-plots", action="store_true", help="skip examples/spectrograms.png and real-heldout.png")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -335,9 +367,16 @@ def main(argv=None):
         ex_dir = os.path.join(a.out, "examples")
         os.makedirs(ex_dir, exist_ok=True)
         audio, cls = cands[key]
-        for c in sorted(set(cls.tolist())):
-            i = int(np.flatnonzero(cls == c)[0])
+        shown = sorted(set(cls.tolist()))
+        first = [int(np.flatnonzero(cls == c)[0]) for c in shown]
+        for c, i in zip(shown, first):
             sf.write(os.path.join(ex_dir, f"{CLASSES[c]}.wav"), np.clip(audio[i], -1, 1), p.sample_rate_hz, subtype="PCM_16")
+        if not a.no_plots:
+            names = [CLASSES[c] for c in shown]
+            plot_examples(audio[first], names, f"generated ({key})", os.path.join(ex_dir, "spectrograms.png"))
+            ref_first = [int(np.flatnonzero(ref_c == c)[0]) for c in shown]
+            plot_examples(ref_a[ref_first], names, "real held-out hits (never trained on)",
+                          os.path.join(ex_dir, "real-heldout.png"))
     write_report(os.path.join(a.out, "EVALUATION.md"), res, timing, meta, key)
     with open(os.path.join(a.out, "evaluation.json"), "w") as f:
         json.dump({"results": res, "timingSeconds": timing, "meta": meta}, f, indent=1)

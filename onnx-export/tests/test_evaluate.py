@@ -1,4 +1,5 @@
 import numpy as np
+from diffusion_drums import evaluate as ev
 import torch
 
 from diffusion_drums.evaluate import (frechet_distance, max_xcorr, mean_pairwise_distance, Classifier, features,
@@ -87,3 +88,15 @@ def test_samplers_draw_from_a_gaussian_with_an_exact_denoiser():
         x = torch.randn(20000, generator=g) * 80.0
         out = sampler(den, x, karras_sigmas(32, 0.002, 80.0))
         assert abs(out.mean() - mu) < 0.02 and abs(out.std() - sd) < tolerance[name], name
+
+
+def test_a_full_scale_5_khz_sine_reads_0_dbfs_at_5_khz_and_its_plot_is_a_png(tmp_path):
+    x = np.sin(2 * np.pi * 5000 * np.arange(8192) / ev.SR)
+    spec = ev.spectrogram_dbfs(x)  # [513, frames]
+    mid = spec[:, spec.shape[1] // 2]
+    assert abs(np.argmax(mid) * ev.SR / 1024 - 5000) < ev.SR / 1024
+    assert abs(mid.max()) < 1.0  # dBFS
+    assert mid[: int(2000 * 1024 / ev.SR)].max() < -60  # nothing far below it
+    path = tmp_path / "s.png"
+    ev.plot_examples(np.stack([x, -x]), ["a", "b"], "t", str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
