@@ -99,9 +99,14 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(HERE, "..", "models", "drums"))
     ap.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
     ap.add_argument("--defaults", default=None, help="JSON object overriding the manifest's sampler defaults")
+    ap.add_argument("--sigma-min", type=float, default=None,
+                    help="manifest sigmaMin: the schedule's last noise level (default: the training Params'; "
+                         "pick it with evaluate --extra-sigma-min)")
     a = ap.parse_args(argv)
     ck = torch.load(a.checkpoint, map_location="cpu")
     p = Params.from_dict(ck["params"])
+    if a.sigma_min is not None:
+        p.sigma_min = a.sigma_min  # a sampling choice: the network is the same at any schedule
     model = EDMDenoiser(p)
     model.load_state_dict(ck["model" if a.raw else "ema"])
     model.eval()
