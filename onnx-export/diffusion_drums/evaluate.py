@@ -220,7 +220,7 @@ def match_training(real_train, real_train_cls, ref_cls, rng):
 
 
 def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, seed: int = 0, log=print,
-        extra_guidance=(), sigma_min=None, extra_sigma_min=()):
+        extra_guidance=(), sigma_min=None, extra_sigma_min=(), extra_eta=()):
     rng = np.random.default_rng(seed)
     tr_a, tr_c, _, _ = data.split(held=False)
     ref_a, ref_c, ref_v, ref_k = data.split(held=True)
@@ -234,16 +234,19 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
              "real training hits (floor)": floor, "noise bursts (ceiling)": noise}
     timing = {}
     mid = steps_list[len(steps_list) // 2]
-    runs = ([(s, guidance, sigma_min) for s in steps_list] + [(mid, g, sigma_min) for g in extra_guidance]
-            + [(mid, guidance, m) for m in extra_sigma_min])
-    for steps, g, smin in runs:
+    runs = ([(sampler, s, guidance, sigma_min, 0.0) for s in steps_list]
+            + [(sampler, mid, g, sigma_min, 0.0) for g in extra_guidance]
+            + [(sampler, mid, guidance, m, 0.0) for m in extra_sigma_min]
+            + [("ddim", mid, guidance, sigma_min, e) for e in extra_eta])
+    for smp, steps, g, smin, eta in runs:
         t = time.time()
         outs = []
         for b in range(0, len(gen_idx), 32):
-            outs.append(generate(model, cls_t[b:b + 32], vel_t[b:b + 32], ref_a.shape[1], steps, sampler, g,
-                                 seed=seed + b, sigma_min=smin, null_class_id=NULL_CLASS_ID).numpy())
+            outs.append(generate(model, cls_t[b:b + 32], vel_t[b:b + 32], ref_a.shape[1], steps, smp, g,
+                                 seed=seed + b, sigma_min=smin, null_class_id=NULL_CLASS_ID, eta=eta).numpy())
         audio = np.concatenate(outs)
-        name = f"model {sampler} {steps} steps, guidance {g}" + (f", sigma_min {smin}" if smin != sigma_min else "")
+        name = (f"model {smp} {steps} steps, guidance {g}" + (f", sigma_min {smin}" if smin != sigma_min else "")
+                + (f", eta {eta}" if smp == "ddim" else ""))
         timing[name] = time.time() - t
         log(f"{name}: generated {len(audio)} clips in {timing[name]:.1f} s")
         cands[name] = (audio, ref_c[gen_idx])
@@ -347,6 +350,7 @@ def main(argv=None):
     ap.add_argument("--sigma-min", type=float, default=None,
                     help="lowest noise level of the schedule (default: the checkpoint's; export --sigma-min ships it)")
     ap.add_argument("--extra-sigma-min", default="", help="comma-separated sigma_min values tried at the middle step count")
+    ap.add_argument("--extra-eta", default="", help="comma-separated DDIM eta values (stochastic sampling) tried at the middle step count")
     ap.add_argument("--default-steps", type=int, default=8)
     ap.add_argument("--per-item", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
@@ -360,7 +364,8 @@ def main(argv=None):
     extra = [float(g) for g in a.extra_guidance.split(",") if g]
     extra_smin = [float(m) for m in a.extra_sigma_min.split(",") if m]
     res, timing, cands = run(model, data, steps, a.sampler, a.guidance, a.per_item, extra_guidance=extra,
-                             sigma_min=a.sigma_min, extra_sigma_min=extra_smin)
+                             sigma_min=a.sigma_min, extra_sigma_min=extra_smin,
+                             extra_eta=[float(e) for e in a.extra_eta.split(",") if e])
     ref_a, ref_c, _, _ = data.split(held=True)
     ref_stats = {CLASSES[c]: spectral_stats(ref_a[ref_c == c]) for c in sorted(set(ref_c.tolist()))}
     meta = {"heldOutKits": data.meta["heldOutKits"], "refCount": int(len(ref_a)), "perItem": a.per_item,

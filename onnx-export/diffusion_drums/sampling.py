@@ -55,7 +55,22 @@ def sample_dpmpp_2m(denoise, x, sigmas):
     return x
 
 
-SAMPLERS = {"euler": sample_euler, "heun": sample_heun, "dpmpp_2m": sample_dpmpp_2m}
+def sample_ddim(denoise, x, sigmas, eta: float = 0.0, gen: torch.Generator = None):
+    """DDIM (Song, Meng & Ermon 2021, eq. 12) with stochasticity eta, in sigma form (the engine's Samplers.Ddim):
+    x <- D + sigma_down * (x - D) / sigma + sigma_up * z, sigma_up = min(s', eta * sqrt(s'^2 (s^2 - s'^2) / s^2)),
+    sigma_down = sqrt(s'^2 - sigma_up^2). eta = 0 is the probability-flow ODE's Euler step; 1 is ancestral (DDPM-like)."""
+    for i in range(len(sigmas) - 1):
+        s, s_next = float(sigmas[i]), float(sigmas[i + 1])
+        den = denoise(x, sigmas[i])
+        s_up = min(s_next, eta * math.sqrt(s_next ** 2 * (s ** 2 - s_next ** 2) / s ** 2))
+        s_down = math.sqrt(max(0.0, s_next ** 2 - s_up ** 2))
+        x = den + (s_down / s) * (x - den)
+        if s_up > 0:
+            x = x + s_up * torch.randn(x.shape, generator=gen)
+    return x
+
+
+SAMPLERS = {"euler": sample_euler, "heun": sample_heun, "dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}
 
 
 def make_denoiser(model, class_id, velocity, guidance: float, null_class_id: int):
@@ -78,8 +93,8 @@ def make_denoiser(model, class_id, velocity, guidance: float, null_class_id: int
 
 @torch.no_grad()
 def generate(model, class_id, velocity, length: int, steps: int, sampler: str = "dpmpp_2m", guidance: float = 1.0,
-             seed: int = 0, sigma_min=None, sigma_max=None, null_class_id: int = 11):
-    """-> [B, length] generated clips for class_id [B] (int64) and velocity [B] (0..1)."""
+             seed: int = 0, sigma_min=None, sigma_max=None, null_class_id: int = 11, eta: float = 0.0):
+    """-> [B, length] generated clips for class_id [B] (int64) and velocity [B] (0..1). eta: ddim only."""
     p = model.p
     smin = p.sigma_min if sigma_min is None else sigma_min
     smax = p.sigma_max if sigma_max is None else sigma_max
@@ -87,4 +102,6 @@ def generate(model, class_id, velocity, length: int, steps: int, sampler: str = 
     x = torch.randn(class_id.shape[0], 1, length, generator=g) * smax
     sig = karras_sigmas(steps, smin, smax)
     den = make_denoiser(model, class_id, velocity.float(), guidance, null_class_id)
+    if sampler == "ddim":
+        return sample_ddim(den, x, sig, eta, g)[:, 0]
     return SAMPLERS[sampler](den, x, sig)[:, 0]

@@ -83,11 +83,23 @@ def test_samplers_draw_from_a_gaussian_with_an_exact_denoiser():
     mu, sd = 0.3, 0.5  # data ~ N(mu, sd^2): D(x, sigma) = (sd^2 x + sigma^2 mu) / (sd^2 + sigma^2)
     den = lambda x, s: (sd ** 2 * x + s ** 2 * mu) / (sd ** 2 + s ** 2)
     g = torch.Generator().manual_seed(0)
-    tolerance = {"euler": 0.06, "heun": 0.01, "dpmpp_2m": 0.01}  # first- vs second-order error at 32 steps
+    tolerance = {"euler": 0.06, "heun": 0.01, "dpmpp_2m": 0.01, "ddim": 0.06}  # first- vs second-order error at 32 steps
     for name, sampler in SAMPLERS.items():
         x = torch.randn(20000, generator=g) * 80.0
         out = sampler(den, x, karras_sigmas(32, 0.002, 80.0))
         assert abs(out.mean() - mu) < 0.02 and abs(out.std() - sd) < tolerance[name], name
+
+
+def test_ancestral_ddim_at_many_steps_draws_the_gaussian_too_and_its_noise_follows_the_seed():
+    mu, sd = 0.3, 0.5
+    den = lambda x, s: (sd ** 2 * x + s ** 2 * mu) / (sd ** 2 + s ** 2)
+    x = torch.randn(20000, generator=torch.Generator().manual_seed(1)) * 80.0
+    run = lambda seed: SAMPLERS["ddim"](den, x.clone(), karras_sigmas(256, 0.002, 80.0), 1.0, torch.Generator().manual_seed(seed))
+    out = run(0)
+    assert abs(out.mean() - mu) < 0.02 and abs(out.std() - sd) < 0.02
+    assert torch.equal(out, run(0)) and not torch.equal(out, run(2))
+    deterministic = SAMPLERS["ddim"](den, x.clone(), karras_sigmas(256, 0.002, 80.0))
+    assert torch.corrcoef(torch.stack([out, deterministic]))[0, 1] < 0.9  # eta 1 forgets most of the start noise
 
 
 def test_a_full_scale_5_khz_sine_reads_0_dbfs_at_5_khz_and_its_plot_is_a_png(tmp_path):
