@@ -54,7 +54,7 @@ public class DenoiserCallBenchmarks
     private DiffusionConditioning[] _cond = [];
     private int _length;
 
-    [Params(1, 4, 16)] public int Batch { get; set; }
+    [Params(1, 4, 8, 16)] public int Batch { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -92,7 +92,7 @@ public class GenerationBenchmarks
     private int _length;
 
     [Params(8, 16, 32)] public int Steps { get; set; }
-    [Params(1, 4, 16)] public int Batch { get; set; }
+    [Params(1, 4, 8, 16)] public int Batch { get; set; }
 
     [GlobalSetup]
     public void Setup()

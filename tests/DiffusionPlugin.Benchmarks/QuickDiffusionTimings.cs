@@ -5,7 +5,7 @@ namespace DiffusionPlugin.Benchmarks;
 
 /// <summary>
 /// `dotnet run -c Release -- quick-diffusion`: a few-second Stopwatch sweep of the same figures as the BenchmarkDotNet
-/// classes (ms per denoiser call at batch 1/4/16, hits/s at 8/16/32 steps, bytes per step), for when a full
+/// classes (ms per denoiser call at batch 1/4/8/16 (8: the speed bar's batch), hits/s at 8/16/32 steps, bytes per step), for when a full
 /// BenchmarkDotNet run is too long. Each generation is timed once after a 1-step run that binds its shape.
 /// </summary>
 public static class QuickDiffusionTimings
@@ -19,7 +19,7 @@ public static class QuickDiffusionTimings
         Console.WriteLine($"model {d.Manifest.Name} ({BenchmarkModel.ManifestPath}) on {d.ActiveDevice} ({d.DeviceReason}), " +
                           $"{d.IntraOpThreads} intra-op threads, hit = {length} samples at {d.SampleRateHz} Hz, " +
                           $"sampler {defaults.Sampler}/{defaults.Schedule}, guidance {defaults.Guidance}");
-        foreach (int batch in new[] { 1, 4, 16 })
+        foreach (int batch in new[] { 1, 4, 8, 16 })
         {
             var x = new float[batch * length];
             var y = new float[batch * length];
@@ -30,7 +30,7 @@ public static class QuickDiffusionTimings
             Console.WriteLine($"denoiser call  batch {batch,2}: {ms,9:F2} ms/call  {ms / batch,8:F2} ms/hit-call");
         }
         foreach (int steps in new[] { 8, 16, 32 })
-        foreach (int batch in new[] { 1, 4, 16 })
+        foreach (int batch in new[] { 1, 4, 8, 16 })
         {
             var opts = defaults with { Steps = steps };
             var cond = Enumerable.Range(0, batch).Select(i => new DiffusionConditioning(i % d.ClassNames.Count, 0.8f)).ToArray();
