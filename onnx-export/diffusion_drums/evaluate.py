@@ -320,18 +320,20 @@ def write_report(path, res, timing, meta, defaults_key):
               f"- copies = 0: {mp['copies']} → {'pass' if mp['copies'] == 0 else 'FAIL'}",
               f"- diversity ratio ≥ 0.8: {mp['diversity']:.2f} → {'pass' if mp['diversity'] >= 0.8 else 'FAIL'}", ""]
         L += ["## Per class (" + defaults_key + " | floor | ceiling)", "",
-              "| class | n | Fréchet | acc | diversity | copies | centroid Hz | decay −30 dB ms | real centroid Hz | real decay ms |",
+              "| class | n | Fréchet | acc | diversity | copies | centroid Hz | decay −30 dB ms | real centroid Hz "
+              "(held-out / training) | real decay ms (held-out / training) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
         fl = res["real training hits (floor)"]["perClass"]
         ce = res["noise bursts (ceiling)"]["perClass"]
-        ref = meta.get("refStats", {})
+        ref, trs = meta.get("refStats", {}), meta.get("trainStats", {})
         for c, v in m["perClass"].items():
             f, n = fl.get(c, {}), ce.get(c, {})
-            rs = ref.get(c, {})
+            rs, ts = ref.get(c, {}), trs.get(c, {})
             L.append(f"| {c} | {v['n']} | {v['frechet']:.1f} / {f.get('frechet', float('nan')):.1f} / {n.get('frechet', float('nan')):.1f} | "
                      f"{v['accuracy']:.2f} / {f.get('accuracy', float('nan')):.2f} / {n.get('accuracy', float('nan')):.2f} | "
                      f"{v['diversity']:.2f} / {f.get('diversity', float('nan')):.2f} | {v['copies']} | {v['centroidHz']:.0f} | "
-                     f"{v['decay30dBms']:.0f} | {rs.get('centroidHz', float('nan')):.0f} | {rs.get('decay30dBms', float('nan')):.0f} |")
+                     f"{v['decay30dBms']:.0f} | {rs.get('centroidHz', float('nan')):.0f} / {ts.get('centroidHz', float('nan')):.0f} | "
+                     f"{rs.get('decay30dBms', float('nan')):.0f} / {ts.get('decay30dBms', float('nan')):.0f} |")
         L += ["", "Per-class Fréchet distances rest on a handful of hits each (n above): read them as rough.", ""]
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
@@ -368,12 +370,14 @@ def main(argv=None):
                              extra_eta=[float(e) for e in a.extra_eta.split(",") if e])
     ref_a, ref_c, _, _ = data.split(held=True)
     ref_stats = {CLASSES[c]: spectral_stats(ref_a[ref_c == c]) for c in sorted(set(ref_c.tolist()))}
+    tr_a, tr_c, _, _ = data.split(held=False)  # what the model learnt from: a held-out kit may sit far from it
+    train_stats = {CLASSES[c]: spectral_stats(tr_a[tr_c == c]) for c in sorted(set(ref_c.tolist()))}
     meta = {"heldOutKits": data.meta["heldOutKits"], "refCount": int(len(ref_a)), "perItem": a.per_item,
             "step": ck["step"], "initSteps": int(ck.get("data", {}).get("init", {}).get("steps", 0)),
             "trainingMinutes": round(ck.get("elapsed_s", 0) / 60, 1),
             "sigmaMin": a.sigma_min if a.sigma_min is not None else p.sigma_min, "sigmaMax": p.sigma_max,
             "command": "python3 -m diffusion_drums.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "refStats": ref_stats}
+            "refStats": ref_stats, "trainStats": train_stats}
     os.makedirs(a.out, exist_ok=True)
     key = f"model {a.sampler} {a.default_steps} steps, guidance {a.guidance}"
     if key in cands:  # one generated hit per class to listen to (16-bit WAV, ~45 kB each)
