@@ -40,13 +40,16 @@ def mel_filterbank(n_mels: int = 40, n_fft: int = 1024, sr: int = SR, fmin: floa
 _FB = mel_filterbank()
 
 
-def log_mel(x: np.ndarray, n_fft: int = 1024, hop: int = 256):
-    """x: [N, L] -> log-mel power [N, frames, 40]."""
-    win = np.hanning(n_fft)
+def stft_magnitude(x: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """x: [N, L] -> |STFT| [N, frames, n_fft/2+1], Hann window, frames starting at 0, hop apart (no padding)."""
     frames = 1 + (x.shape[1] - n_fft) // hop
     idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]  # [F, n_fft]
-    spec = np.abs(np.fft.rfft(x[:, idx] * win, axis=-1)) ** 2  # [N, F, n_fft/2+1]
-    return np.log(spec @ _FB.T + 1e-8)
+    return np.abs(np.fft.rfft(x[:, idx] * np.hanning(n_fft), axis=-1))
+
+
+def log_mel(x: np.ndarray, n_fft: int = 1024, hop: int = 256):
+    """x: [N, L] -> log-mel power [N, frames, 40]."""
+    return np.log(stft_magnitude(x, n_fft, hop) ** 2 @ _FB.T + 1e-8)
 
 
 def features(x: np.ndarray, n_mfcc: int = 13) -> np.ndarray:
@@ -256,9 +259,8 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
 
 def spectrogram_dbfs(x: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
     """[L] -> [n_fft/2+1, frames] magnitude in dBFS (a full-scale sine reads 0 dB), Hann window, centred frames."""
-    win = np.hanning(n_fft)
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (n_fft // 2, n_fft // 2)), n_fft)[::hop] * win
-    return 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)).T * 2 / win.sum() + 1e-6)
+    centred = np.pad(x, (n_fft // 2, n_fft // 2))[None, :]  # frame k centred on sample k * hop
+    return 20 * np.log10(stft_magnitude(centred, n_fft, hop)[0].T * 2 / np.hanning(n_fft).sum() + 1e-6)
 
 
 def plot_examples(audio: np.ndarray, names, title: str, path: str, sr: int = SR):

@@ -1,7 +1,7 @@
 import numpy as np
-from diffusion_drums import evaluate as ev
 import torch
 
+from diffusion_drums import evaluate as ev
 from diffusion_drums.evaluate import (frechet_distance, max_xcorr, mean_pairwise_distance, Classifier, features,
                                       noise_bursts, evaluate_sets)
 from diffusion_drums.sampling import karras_sigmas, SAMPLERS
