@@ -19,6 +19,8 @@ class Params:
     blocks: tuple = (1, 2, 2)            # residual blocks per level (encoder and decoder each)
     attention_heads: int = 4             # self-attention at the coarsest level (0 = none)
     emb_dim: int = 128
+    band_filters: int = 8                # full-rate adaptive filter path (model.BandPath); 0 = none
+    band_kernel: int = 33                # taps of each of its band filters
     num_classes: int = len(CLASSES) + 1  # + null class
     # EDM (Karras et al. 2022)
     sigma_data: float = 0.15
@@ -58,5 +60,6 @@ class Params:
         d = dict(d)
         d["channels"] = tuple(d["channels"])
         d["blocks"] = tuple(d["blocks"])
+        d.setdefault("band_filters", 0)  # checkpoints from before the band path have none
         known = Params.__dataclass_fields__.keys()
         return Params(**{k: v for k, v in d.items() if k in known})

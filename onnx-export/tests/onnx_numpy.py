@@ -35,6 +35,18 @@ def _convtranspose1d(x, w, b, stride, pads, out_pad):
     return y + (b[None, :, None] if b is not None else 0)
 
 
+def _resize_linear_last_axis(x, scales):
+    """Resize, mode linear, half_pixel coordinates, scaling the last axis only (output sample j reads input position
+    (j + 0.5) / scale - 0.5, clamped to the ends)."""
+    assert all(float(s) == 1.0 for s in scales[:-1])
+    t = x.shape[-1]
+    pos = np.clip((np.arange(int(t * float(scales[-1]))) + 0.5) / float(scales[-1]) - 0.5, 0, t - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (pos - lo).astype(np.float64)
+    return x[..., lo] * (1 - w) + x[..., hi] * w
+
+
 def run(model_path, feeds: dict):
     m = onnx.load(model_path)
     env = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
@@ -128,6 +140,13 @@ def run(model_path, feeds: dict):
             out = [np.arange(i[0], i[1], i[2]).astype(i[0].dtype)]
         elif op == "Exp":
             out = [np.exp(i[0])]
+        elif op == "ReduceSum":
+            axes = tuple(int(v) for v in i[1]) if len(i) > 1 and i[1] is not None else None
+            out = [i[0].sum(axis=axes, keepdims=bool(a.get("keepdims", 1))).astype(i[0].dtype)]
+        elif op == "Resize":
+            assert a.get("mode") == b"linear" and a.get("coordinate_transformation_mode") == b"half_pixel"
+            assert len(i) > 2 and i[2] is not None and i[2].size, "Resize by scales only"
+            out = [_resize_linear_last_axis(i[0].astype(np.float64), i[2]).astype(np.float32)]
         elif op == "Equal":
             out = [np.equal(i[0], i[1])]
         elif op == "Where":

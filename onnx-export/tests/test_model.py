@@ -99,3 +99,32 @@ def test_the_loss_weight_rises_below_its_knee_and_is_plain_edm_weight_above_sigm
     assert ratio[-1] == pytest.approx(1.0, abs=1e-3)
     plain = Params(**{**TINY, "loss_sigma_knee": p.sigma_data})
     assert torch.allclose(train.loss_weight(m, sigma, plain), 1 / c_out ** 2)
+
+
+def test_the_band_filters_split_a_signal_without_losing_any_of_it():
+    from diffusion_drums.model import band_pass_bank
+    bank = band_pass_bank(8, 33, 44100)[:, 0].numpy()  # [8, 33]
+    impulse = np.zeros(33)
+    impulse[16] = 1
+    assert np.allclose(bank.sum(0), impulse, atol=1e-6)
+    peak_hz = np.abs(np.fft.rfft(bank, 4096, axis=-1)).argmax(1) * 44100 / 4096
+    assert np.all(np.diff(peak_hz[3:]) > 0) and peak_hz[-1] > 12000  # upper bands climb to the top octave
+
+
+def test_a_band_path_with_unit_gains_returns_its_input_and_a_fresh_one_returns_silence():
+    from diffusion_drums.model import BandPath
+    path = BandPath(16, Params(**TINY))
+    x, h = torch.randn(2, 1, 1024), torch.randn(2, 16, 1024 // 64)
+    with torch.no_grad():
+        assert path(x, h).abs().max() == 0  # gains start at zero: a fresh model is the plain U-Net
+        path.gain.bias.fill_(1.0)
+        y = path(x, h)
+    assert torch.allclose(y[..., 32:-32], x[..., 32:-32], atol=1e-5)  # away from the zero-padded ends
+
+
+def test_a_checkpoint_from_before_the_band_path_still_loads():
+    old = {k: v for k, v in Params(**TINY).to_dict().items() if not k.startswith("band_")}
+    p = Params.from_dict(old)
+    assert p.band_filters == 0
+    m = EDMDenoiser(p)
+    assert not any(k.startswith("net.band_path") for k in m.state_dict())
