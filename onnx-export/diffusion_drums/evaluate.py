@@ -149,8 +149,16 @@ def noise_bursts(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
     return (x / np.abs(x).max(1, keepdims=True) * rng.uniform(0.3, 0.95, (n, 1))).astype(np.float32)
 
 
+def tail_dbfs(x: np.ndarray, tail_s: float = 0.1, floor_db: float = -120.0) -> np.ndarray:
+    """RMS level of each clip's last tail_s seconds in dBFS (a full-scale sine reads -3), floored at floor_db
+    (trimmed samples end in exact zeros). x: [N, L] -> [N]"""
+    tail = np.asarray(x, np.float64)[:, -int(tail_s * SR):]
+    return np.maximum(20 * np.log10(np.sqrt((tail ** 2).mean(1)) + 1e-30), floor_db)
+
+
 def spectral_stats(x: np.ndarray) -> dict:
-    """Listen-proxy numbers: spectral centroid (Hz), time to fall 30 dB below the peak frame (ms), peak level."""
+    """Listen-proxy numbers: spectral centroid (Hz), time to fall 30 dB below the peak frame (ms), peak level,
+    peak and tail (last 100 ms) level in dBFS."""
     lm = log_mel(np.asarray(x, np.float64))  # [N, F, M]
     p = np.exp(lm)
     centers = np.linspace(0, 1, p.shape[-1])
@@ -165,7 +173,8 @@ def spectral_stats(x: np.ndarray) -> dict:
         below = np.flatnonzero(row[k:] < row[k] - 30)
         decay.append((below[0] if len(below) else len(row) - k) * 256 / SR * 1000)
     return {"centroidHz": float(np.median(cen)), "decay30dBms": float(np.median(decay)),
-            "peak": float(np.median(np.abs(x).max(1)))}
+            "peak": float(np.median(np.abs(x).max(1))),
+            "peakDbfs": float(np.median(20 * np.log10(np.abs(x).max(1) + 1e-12))), "tailDbfs": float(np.median(tail_dbfs(x)))}
 
 
 # --------------------------------------------------------------------------- the report
@@ -323,8 +332,9 @@ def write_report(path, res, timing, meta, defaults_key):
               f"- diversity ratio ≥ 0.8: {mp['diversity']:.2f} → {'pass' if mp['diversity'] >= 0.8 else 'FAIL'}", ""]
         L += ["## Per class (" + defaults_key + " | floor | ceiling)", "",
               "| class | n | Fréchet | acc | diversity | copies | centroid Hz | decay −30 dB ms | real centroid Hz "
-              "(held-out / training) | real decay ms (held-out / training) |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "(held-out / training) | real decay ms (held-out / training) | peak dBFS (model / held-out / training) "
+              "| tail dBFS (model / held-out / training) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         fl = res["real training hits (floor)"]["perClass"]
         ce = res["noise bursts (ceiling)"]["perClass"]
         ref, trs = meta.get("refStats", {}), meta.get("trainStats", {})
@@ -335,8 +345,12 @@ def write_report(path, res, timing, meta, defaults_key):
                      f"{v['accuracy']:.2f} / {f.get('accuracy', float('nan')):.2f} / {n.get('accuracy', float('nan')):.2f} | "
                      f"{v['diversity']:.2f} / {f.get('diversity', float('nan')):.2f} | {v['copies']} | {v['centroidHz']:.0f} | "
                      f"{v['decay30dBms']:.0f} | {rs.get('centroidHz', float('nan')):.0f} / {ts.get('centroidHz', float('nan')):.0f} | "
-                     f"{rs.get('decay30dBms', float('nan')):.0f} / {ts.get('decay30dBms', float('nan')):.0f} |")
-        L += ["", "Per-class Fréchet distances rest on a handful of hits each (n above): read them as rough.", ""]
+                     f"{rs.get('decay30dBms', float('nan')):.0f} / {ts.get('decay30dBms', float('nan')):.0f} | "
+                     f"{v['peakDbfs']:.1f} / {rs.get('peakDbfs', float('nan')):.1f} / {ts.get('peakDbfs', float('nan')):.1f} | "
+                     f"{v['tailDbfs']:.0f} / {rs.get('tailDbfs', float('nan')):.0f} / {ts.get('tailDbfs', float('nan')):.0f} |")
+        L += ["", "Per-class Fréchet distances rest on a handful of hits each (n above): read them as rough. Levels are "
+              "medians over the class; tail = rms of the last 100 ms, floored at −120 dBFS (trimmed samples end in "
+              "exact zeros).", ""]
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
 

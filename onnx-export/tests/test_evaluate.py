@@ -112,3 +112,12 @@ def test_a_full_scale_5_khz_sine_reads_0_dbfs_at_5_khz_and_its_plot_is_a_png(tmp
     path = tmp_path / "s.png"
     ev.plot_examples(np.stack([x, -x]), ["a", "b"], "t", str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tail_level_reads_a_sine_at_minus_3_dbfs_and_trimmed_silence_at_the_floor():
+    sr = ev.SR
+    x = np.zeros((2, sr // 2))
+    x[0] = np.sin(2 * np.pi * 1000 * np.arange(sr // 2) / sr) * 10 ** (-20 / 20)  # a -20 dBFS-peak sine
+    x[1, :1000] = 0.9  # a hit trimmed to exact zeros
+    db = ev.tail_dbfs(x)
+    assert abs(db[0] - (-23.0)) < 0.1 and db[1] == -120.0
