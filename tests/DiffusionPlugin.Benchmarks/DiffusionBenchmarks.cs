@@ -91,7 +91,7 @@ public class GenerationBenchmarks
     private float[] _out = [];
     private int _length;
 
-    [Params(8, 16, 32)] public int Steps { get; set; }
+    [Params(6, 8, 16)] public int Steps { get; set; }
     [Params(1, 4, 8, 16)] public int Batch { get; set; }
 
     [GlobalSetup]

@@ -29,7 +29,7 @@ public static class QuickDiffusionTimings
             double ms = Median(3, () => d.Denoise(x, sigma, cond, batch, length, y));
             Console.WriteLine($"denoiser call  batch {batch,2}: {ms,9:F2} ms/call  {ms / batch,8:F2} ms/hit-call");
         }
-        foreach (int steps in new[] { 8, 16, 32 })
+        foreach (int steps in new[] { 6, 8, 16 })
         foreach (int batch in new[] { 1, 4, 8, 16 })
         {
             var opts = defaults with { Steps = steps };

@@ -49,7 +49,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     private AtomicFloat _velocityJitter = new(0f);
     private AtomicFloat _timingJitterMs = new(0f);
     private AtomicFloat _stamina = new(0f);
-    private int _steps = 8;
+    private int _steps = 6;
     private int _maxVoices = 32;
     private int _kitEpoch;
     private readonly AtomicFloat[] _classLevels = new AtomicFloat[DrumMap.ClassCount];
