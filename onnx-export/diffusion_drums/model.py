@@ -108,7 +108,7 @@ class BandPath(nn.Module):
     Why: at small sigma the best estimate of a noise-like sound (hi-hat, cymbal, snare wires) is the input itself,
     band by band, scaled by how much of that band is signal (a Wiener gain). A patchified net must rebuild such detail
     sample by sample from 64-sample patches and learns it poorly: the previous models' hats and rides came out
-    8-12 dB too quiet and dull. Here the U-Net only has to say how much of each band to keep, at patch rate; in
+    6-12 dB too quiet and dull. Here the U-Net only has to say how much of each band to keep, at patch rate; in
     silence it says none, so no hiss is passed (the reason sigma_skip is small, see EDMDenoiser). Gains start at 0,
     so a fresh model starts as the plain U-Net."""
 

@@ -5,7 +5,7 @@ namespace DiffusionPlugin.Benchmarks;
 
 /// <summary>
 /// `dotnet run -c Release -- quick-diffusion`: a few-second Stopwatch sweep of the same figures as the BenchmarkDotNet
-/// classes (ms per denoiser call at batch 1/4/8/16 (8: the speed bar's batch), hits/s at 8/16/32 steps, bytes per step), for when a full
+/// classes (ms per denoiser call at batch 1/4/8/16 (8: the speed bar's batch), hits/s at 6 (the shipped default)/8/16 steps, bytes per step), for when a full
 /// BenchmarkDotNet run is too long. Each generation is timed once after a 1-step run that binds its shape.
 /// </summary>
 public static class QuickDiffusionTimings
