@@ -172,9 +172,9 @@ def spectral_stats(x: np.ndarray) -> dict:
         k = int(row.argmax())
         below = np.flatnonzero(row[k:] < row[k] - 30)
         decay.append((below[0] if len(below) else len(row) - k) * 256 / SR * 1000)
-    return {"centroidHz": float(np.median(cen)), "decay30dBms": float(np.median(decay)),
-            "peak": float(np.median(np.abs(x).max(1))),
-            "peakDbfs": float(np.median(20 * np.log10(np.abs(x).max(1) + 1e-12))), "tailDbfs": float(np.median(tail_dbfs(x)))}
+    peaks = np.abs(x).max(1)
+    return {"centroidHz": float(np.median(cen)), "decay30dBms": float(np.median(decay)), "peak": float(np.median(peaks)),
+            "peakDbfs": float(np.median(20 * np.log10(peaks + 1e-12))), "tailDbfs": float(np.median(tail_dbfs(x)))}
 
 
 # --------------------------------------------------------------------------- the report

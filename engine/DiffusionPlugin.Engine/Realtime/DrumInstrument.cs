@@ -49,7 +49,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     private AtomicFloat _velocityJitter = new(0f);
     private AtomicFloat _timingJitterMs = new(0f);
     private AtomicFloat _stamina = new(0f);
-    private int _steps = 6;
+    private int _steps = DefaultSteps;
     private int _maxVoices = 32;
     private int _kitEpoch;
     private readonly AtomicFloat[] _classLevels = new AtomicFloat[DrumMap.ClassCount];
@@ -190,6 +190,11 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             if (MathF.Abs(old - v) >= 0.02f || (v == 0f && old != 0f)) Interlocked.Increment(ref _kitEpoch);
         }
     }
+
+    /// <summary>Sampler steps per fresh hit until <see cref="Steps"/> is set: the shipped model's default (6 scores as
+    /// 8 on held-out kits, see onnx-export/README.md). The plugin's "Quality (steps)" parameter starts here too.
+    /// A constant: any thread.</summary>
+    public const int DefaultSteps = 6;
 
     /// <inheritdoc/>
     public int Steps { get => Volatile.Read(ref _steps); set => Volatile.Write(ref _steps, Math.Clamp(value, 1, 200)); }

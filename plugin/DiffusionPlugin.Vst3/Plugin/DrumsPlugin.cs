@@ -25,7 +25,7 @@ internal sealed class DrumsPlugin : EnginePlugin<IDrumInstrument>
     {
         yield return new Parameter(KitSeedId, "Kit Seed", "Seed", "", 0, 9999, 1, 9999);
         yield return new Parameter(HumanizeId, "Humanize", "Human", "", 0, 1, 0.35);
-        yield return new Parameter(StepsId, "Quality (steps)", "Steps", "", 2, 50, 6, 48);
+        yield return new Parameter(StepsId, "Quality (steps)", "Steps", "", 2, 50, DrumInstrument.DefaultSteps, 48);
         yield return new Parameter(GuidanceId, "Guidance", "CFG", "", 1, 8, 2);
         yield return new Parameter(OutputGainId, "Output Gain", "Gain", "dB", -24, 12, 0) { Decimals = 1 };
         for (int i = 0; i < ClassNames.Length; i++)
