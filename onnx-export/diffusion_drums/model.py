@@ -3,9 +3,10 @@
 Why this shape: the engine must make >= 8 fresh 0.5 s hits per second on 2 CPU cores, i.e. one call on
 batch 8 x 22528 samples well under 100 ms. A sample-rate 1-D U-Net spends most of its work on the
 finest levels (2.2 M parameters, 32768 samples: ~240 ms per call). Folding `patch` samples into
-channels with one strided convolution moves all residual work to L/64 .. L/256 time steps, so the
-cost per call drops by more than an order of magnitude while the overlapping (kernel 2*patch)
-patch in/out convolutions keep patch edges from showing up as a buzz at 44100/patch Hz.
+channels moves all residual work to L/64 .. L/256 time steps, so the cost per call drops by more than
+an order of magnitude, while patch in/out convolutions that see the neighbouring frames keep patch edges
+from showing up as a buzz at 44100/patch Hz. Folding and unfolding are reshapes around plain convolutions
+(PatchIn/PatchOut, Params.resampling "subpixel"); older models used strided/transposed convolutions.
 """
 import math
 
@@ -19,6 +20,49 @@ from .params import Params
 
 def _groups(c: int) -> int:
     return 8 if c % 8 == 0 else 1
+
+
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm computed in float32. Training may run under bfloat16 autocast (train.py --precision), where
+    PyTorch 1.13's CPU group_norm refuses mixed dtypes and its statistics would lose precision; in float32
+    (inference, ONNX export) the cast is a no-op and exports nothing."""
+
+    def forward(self, x):
+        return super().forward(x.float())
+
+
+class PatchIn(nn.Module):
+    """[B, 1, L] -> [B, C, L/patch]: fold `patch` samples into channels (space-to-depth), then a 3-frame
+    convolution, so every frame sees its neighbours' samples too (as the overlapping kernel-2*patch strided
+    convolution of "transpose" models did). Why not that strided convolution: its backward pass on one input
+    channel is a slow path on CPU (~34 ms of a 1.1 s training step, bench_torch.py --train); this is the same work as a
+    plain stride-1 convolution over `patch` channels."""
+
+    def __init__(self, patch: int, c_out: int):
+        super().__init__()
+        self.patch = patch
+        self.conv = nn.Conv1d(patch, c_out, 3, padding=1)
+
+    def forward(self, x):  # x: [B, 1, L]
+        b = x.shape[0]
+        return self.conv(x.reshape(b, -1, self.patch).transpose(1, 2))  # [B, patch, L/patch] -> [B, C, L/patch]
+
+
+class PatchOut(nn.Module):
+    """[B, C, T] -> [B, 1, T*patch]: a 3-frame convolution to `patch` channels, unfolded to samples
+    (depth-to-space, the "sub-pixel" convolution of Shi et al. 2016). Each output patch is computed from its own
+    frame and both neighbours, a superset of what ConvTranspose1d(kernel 2*patch, stride patch) reaches, at the cost
+    of a plain convolution instead of PyTorch's slow transposed-convolution path on CPU."""
+
+    def __init__(self, c_in: int, patch: int, c_out: int = 1):
+        super().__init__()
+        self.patch, self.c_out = patch, c_out
+        self.conv = nn.Conv1d(c_in, c_out * patch, 3, padding=1)
+
+    def forward(self, h):  # h: [B, C, T]
+        b = h.shape[0]
+        y = self.conv(h)  # [B, c_out*patch, T]
+        return y.reshape(b, self.c_out, self.patch, -1).transpose(2, 3).reshape(b, self.c_out, -1)  # [B, c_out, T*patch]
 
 
 class FourierFeatures(nn.Module):
@@ -38,10 +82,10 @@ class ResBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int):
         super().__init__()
-        self.norm1 = nn.GroupNorm(_groups(c_in), c_in)
+        self.norm1 = GroupNorm32(_groups(c_in), c_in)
         self.conv1 = nn.Conv1d(c_in, c_out, 3, padding=1)
         self.film = nn.Linear(emb_dim, 2 * c_out)
-        self.norm2 = nn.GroupNorm(_groups(c_out), c_out)
+        self.norm2 = GroupNorm32(_groups(c_out), c_out)
         self.conv2 = nn.Conv1d(c_out, c_out, 3, padding=1)
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
@@ -61,7 +105,7 @@ class SelfAttention(nn.Module):
     def __init__(self, c: int, heads: int):
         super().__init__()
         self.heads = heads
-        self.norm = nn.GroupNorm(_groups(c), c)
+        self.norm = GroupNorm32(_groups(c), c)
         self.qkv = nn.Conv1d(c, 3 * c, 1)
         self.proj = nn.Conv1d(c, c, 1)
         nn.init.zeros_(self.proj.weight)
@@ -140,8 +184,10 @@ class PatchUNet(nn.Module):
         self.class_emb = nn.Embedding(p.num_classes, e)
         self.emb_mlp = nn.Sequential(nn.Linear(e + e // 2 + e, e * 2), nn.SiLU(), nn.Linear(e * 2, e))
         ch = p.channels
-        # [B, 1, L] -> [B, ch0, L/patch]; kernel 2*patch overlaps neighbouring patches.
-        self.patch_in = nn.Conv1d(1, ch[0], 2 * p.patch, stride=p.patch, padding=p.patch // 2)
+        subpixel = p.resampling == "subpixel"
+        # [B, 1, L] -> [B, ch0, L/patch]; each frame also sees its neighbours' samples, so patch edges do not buzz.
+        self.patch_in = (PatchIn(p.patch, ch[0]) if subpixel
+                         else nn.Conv1d(1, ch[0], 2 * p.patch, stride=p.patch, padding=p.patch // 2))
         self.time_in = nn.Conv1d(13, ch[0], 1)
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
@@ -159,10 +205,12 @@ class PatchUNet(nn.Module):
             blocks = [ResBlock(2 * c, c, e)] + [ResBlock(c, c, e) for _ in range(p.blocks[i] - 1)]
             self.up_blocks.append(nn.ModuleList(blocks))
             if i > 0:
-                self.upsamples.append(nn.ConvTranspose1d(c, ch[i - 1], 4, stride=2, padding=1))
-        self.out_norm = nn.GroupNorm(_groups(ch[0]), ch[0])
+                self.upsamples.append(PatchOut(c, 2, ch[i - 1]) if subpixel
+                                      else nn.ConvTranspose1d(c, ch[i - 1], 4, stride=2, padding=1))
+        self.out_norm = GroupNorm32(_groups(ch[0]), ch[0])
         # [B, ch0, L/patch] -> [B, 1, L]
-        self.patch_out = nn.ConvTranspose1d(ch[0], 1, 2 * p.patch, stride=p.patch, padding=p.patch // 2)
+        self.patch_out = (PatchOut(ch[0], p.patch) if subpixel
+                          else nn.ConvTranspose1d(ch[0], 1, 2 * p.patch, stride=p.patch, padding=p.patch // 2))
         self.band_path = BandPath(ch[0], p) if p.band_filters > 0 else None
 
     def forward(self, x, c_noise, class_id, velocity):  # x: [B,1,L], others [B] -> [B,1,L]

@@ -21,6 +21,9 @@ class Params:
     emb_dim: int = 128
     band_filters: int = 8                # full-rate adaptive filter path (model.BandPath); 0 = none
     band_kernel: int = 33                # taps of each of its band filters
+    resampling: str = "subpixel"         # patch in/out and level upsampling: "subpixel" (space<->depth + plain
+                                         # convolutions, model.PatchIn/PatchOut) or "transpose" (strided and
+                                         # transposed convolutions: models before 2026-12, slower to train on CPU)
     num_classes: int = len(CLASSES) + 1  # + null class
     # EDM (Karras et al. 2022)
     sigma_data: float = 0.15
@@ -61,5 +64,6 @@ class Params:
         d["channels"] = tuple(d["channels"])
         d["blocks"] = tuple(d["blocks"])
         d.setdefault("band_filters", 0)  # checkpoints from before the band path have none
+        d.setdefault("resampling", "transpose")  # ... and from before sub-pixel resampling used transposed convs
         known = Params.__dataclass_fields__.keys()
         return Params(**{k: v for k, v in d.items() if k in known})

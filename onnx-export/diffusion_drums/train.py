@@ -42,7 +42,7 @@ def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.G
     noise = torch.randn(x0.shape, generator=gen)
     drop = torch.rand(b, generator=gen) < p.cfg_dropout
     cls = torch.where(drop, torch.full_like(class_id, NULL_CLASS_ID), class_id)  # CFG: null class
-    d = model(x0 + sigma.view(-1, 1, 1) * noise, sigma, cls, velocity)  # [B,1,L]
+    d = model(x0 + sigma.view(-1, 1, 1) * noise, sigma, cls, velocity).float()  # [B,1,L]; f32 under autocast too
     w = loss_weight(model, sigma, p)  # [B]
     return (w * ((d - x0) ** 2).mean(dim=(1, 2))).mean()
 
@@ -55,6 +55,30 @@ def learning_rate(p: Params, step: int, trained_s: float) -> float:
         f = min(1.0, trained_s / (60 * p.anneal_minutes))
         lr *= p.lr_floor + (1 - p.lr_floor) * 0.5 * (1 + math.cos(math.pi * f))
     return lr
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), where oneDNN runs bf16 convolutions
+    faster than float32 ones; elsewhere bf16 autocast would be emulated and slower."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def autocast_dtype(precision: str, dev: torch.device):
+    """--precision -> the autocast dtype (None: plain float32). "auto" takes bf16 where the hardware has it:
+    on this project's 2-core Sapphire Rapids CPU a training step takes 0.63 s instead of 0.86 s (bench_torch.py
+    --train). Weights, optimiser state, the loss and GroupNorm stay float32; the exported model is float32."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if dev.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if cpu_has_bf16() else None
 
 
 def save(path, model, ema, opt, step, p, data_meta, elapsed):
@@ -88,6 +112,8 @@ def main(argv=None):
                     help="decay the learning rate (cosine, to lr_floor) over this many minutes of total training time")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                    help="autocast dtype of the forward pass (auto: bf16 where the CPU/GPU computes it natively)")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     ap.add_argument("--init", default=None, help="start a fresh run from this checkpoint's weights (same architecture)")
     ap.add_argument("--params", default=None, help='JSON overrides of Params for a fresh run, e.g. {"channels": [32, 64, 128]}')
@@ -137,7 +163,9 @@ def main(argv=None):
     if init_info or (resume and "init" in ck.get("data", {})):
         data_meta["init"] = init_info or ck["data"]["init"]
     os.makedirs(a.ckpt_dir, exist_ok=True)
-    print(f"parameters {count_parameters(model)}, params {json.dumps(p.to_dict())}")
+    amp = autocast_dtype(a.precision, dev)
+    data_meta["precision"] = "bf16" if amp is not None else "fp32"
+    print(f"parameters {count_parameters(model)}, precision {data_meta['precision']}, params {json.dumps(p.to_dict())}")
     gen = torch.Generator().manual_seed(p.seed + step)
     t0 = time.time()
     t_save = t0
@@ -152,7 +180,8 @@ def main(argv=None):
         lr = learning_rate(p, step, elapsed0 + time.time() - t0)
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = edm_loss(model, x0, torch.from_numpy(c).to(dev), torch.from_numpy(v).to(dev), p, gen)
+        with torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None):
+            loss = edm_loss(model, x0, torch.from_numpy(c).to(dev), torch.from_numpy(v).to(dev), p, gen)
         if not torch.isfinite(loss):
             save(os.path.join(a.ckpt_dir, "nan.pt"), model, ema, opt, step, p, data_meta, elapsed0 + now)
             raise FloatingPointError(f"loss is {loss.item()} at step {step}: stopped (state in nan.pt)")

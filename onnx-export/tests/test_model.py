@@ -128,3 +128,57 @@ def test_a_checkpoint_from_before_the_band_path_still_loads():
     assert p.band_filters == 0
     m = EDMDenoiser(p)
     assert not any(k.startswith("net.band_path") for k in m.state_dict())
+
+
+def test_sub_pixel_patch_in_and_out_fold_and_unfold_samples_in_their_order():
+    from diffusion_drums.model import PatchIn, PatchOut
+    patch = 8
+    fold, unfold = PatchIn(patch, patch), PatchOut(patch, patch)
+    with torch.no_grad():
+        for conv in (fold.conv, unfold.conv):  # centre tap = identity: frame t holds samples t*patch .. t*patch+7
+            conv.weight.zero_()
+            conv.bias.zero_()
+            conv.weight[:, :, 1] = torch.eye(patch)
+        x = torch.randn(2, 1, 64)
+        frames = fold(x)
+        assert frames.shape == (2, patch, 8)
+        assert torch.equal(frames[:, :, 3], x[:, 0, 24:32])  # a wrong transpose would interleave samples
+        assert torch.equal(unfold(frames), x)
+
+
+def test_a_two_times_sub_pixel_upsampler_doubles_time_and_sets_channels():
+    from diffusion_drums.model import PatchOut
+    up = PatchOut(32, 2, 16)
+    assert up(torch.randn(3, 32, 11)).shape == (3, 16, 22)
+
+
+def test_a_checkpoint_from_before_sub_pixel_resampling_builds_its_transposed_convolutions():
+    old = {k: v for k, v in Params(**TINY).to_dict().items() if k != "resampling"}
+    p = Params.from_dict(old)
+    assert p.resampling == "transpose" and Params().resampling == "subpixel"
+    net = EDMDenoiser(p).net
+    assert isinstance(net.patch_out, torch.nn.ConvTranspose1d)
+    assert all(isinstance(u, torch.nn.ConvTranspose1d) for u in net.upsamples)
+
+
+def test_a_bfloat16_autocast_forward_pass_agrees_with_float32_to_bf16_precision():
+    m = tiny()
+    with torch.no_grad():  # zero-initialised output convs would make both passes trivially equal
+        for blk in list(m.net.down_blocks[0]) + list(m.net.up_blocks[-1]):
+            blk.conv2.weight.normal_(0, 0.05)
+    x, s = torch.randn(2, 1, 1024) * 0.2, torch.tensor([0.05, 0.5])
+    c, v = torch.tensor([1, 5]), torch.tensor([0.3, 0.9])
+    with torch.no_grad():
+        ref = m(x, s, c, v)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = m(x, s, c, v)
+    assert low.dtype == torch.float32 and torch.isfinite(low).all()
+    rel = ((low - ref).norm() / ref.norm()).item()
+    assert 0 < rel < 0.05  # bf16 keeps 8 mantissa bits: differs, but by well under 5 %
+
+
+def test_precision_auto_takes_bf16_only_where_the_hardware_computes_it():
+    cpu = torch.device("cpu")
+    assert train.autocast_dtype("fp32", cpu) is None
+    assert train.autocast_dtype("bf16", cpu) == torch.bfloat16
+    assert train.autocast_dtype("auto", cpu) == (torch.bfloat16 if train.cpu_has_bf16() else None)
