@@ -80,6 +80,16 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, ridge: float = 1e-4) -> float
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2 * covmean))
 
 
+def frechet_mean_part(a: np.ndarray, b: np.ndarray) -> float:
+    """||mu_a - mu_b||^2: the share of the Fréchet distance due to a shift of the mean (the rest is covariance)."""
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum())
+
+
+def spread_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over features of std(a) / std(b): below 1, set a varies less than b along the average feature."""
+    return float(np.mean(a.std(0) / (b.std(0) + 1e-12)))
+
+
 class Standardizer:
     def __init__(self, f):
         self.mu, self.sd = f.mean(0), f.std(0) + 1e-6
@@ -192,7 +202,8 @@ def evaluate_sets(real_train, real_train_cls, ref, ref_cls, candidates: dict, cl
     for name, (audio, cls) in candidates.items():
         f = features(audio)
         res = {"count": int(len(audio)), "trainAccuracy": clf.accuracy(f_train, real_train_cls)}
-        pooled = {"frechet": frechet_distance(std(f), std(f_ref)), "accuracy": clf.accuracy(f, cls)}
+        pooled = {"frechet": frechet_distance(std(f), std(f_ref)), "accuracy": clf.accuracy(f, cls),
+                  "frechetMean": frechet_mean_part(std(f), std(f_ref)), "spread": spread_ratio(std(f), std(f_ref))}
         per, ratios, copies = {}, [], 0
         xc_all = np.zeros(len(audio))
         for c in sorted(set(ref_cls.tolist())):
@@ -308,16 +319,20 @@ def write_report(path, res, timing, meta, defaults_key):
          "Features: 13 MFCC means + 13 MFCC stds + 6-point log-energy envelope, standardised on real training hits.",
          "Floor = real hits of the training kits (same class mix); ceiling = decaying white-noise bursts.", "",
          "## Pooled", "",
-         "| set | Fréchet ↓ | classifier acc ↑ | diversity ratio (→1) | copies (xcorr>0.9) | median max xcorr | generation s |",
-         "|---|---|---|---|---|---|---|"]
+         "| set | Fréchet ↓ | of which mean shift | feature spread (→1) | classifier acc ↑ | diversity ratio (→1) "
+         "| copies (xcorr>0.9) | median max xcorr | generation s |",
+         "|---|---|---|---|---|---|---|---|---|"]
     for name, r in res.items():
         p = r["pooled"]
         xc = "n/a" if p["medianMaxXcorr"] is None else f"{p['medianMaxXcorr']:.2f}"
         cp = "n/a" if p["copies"] is None else p["copies"]
-        L.append(f"| {name} | {p['frechet']:.2f} | {p['accuracy']:.3f} | {p['diversity']:.2f} | {cp} | "
+        L.append(f"| {name} | {p['frechet']:.2f} | {p['frechetMean']:.2f} | {p['spread']:.2f} | {p['accuracy']:.3f} | "
+                 f"{p['diversity']:.2f} | {cp} | "
                  f"{xc} | {timing.get(name, 0):.0f} |")
     anyr = next(iter(res.values()))
-    L += ["", f"Classifier (logistic regression on the features) accuracy on the real training hits it was fitted on: "
+    L += ["", "Mean shift: ||mean difference||² of the standardised features, the part of the Fréchet distance a "
+          "better average sound would remove; the rest comes from the covariance. Feature spread: standard deviation "
+          "of each feature over the set / over the reference, averaged over features (pooled over classes).", "", f"Classifier (logistic regression on the features) accuracy on the real training hits it was fitted on: "
           f"{anyr['trainAccuracy']:.3f}.", ""]
     floor = res["real training hits (floor)"]["pooled"]
     m = res.get(defaults_key)

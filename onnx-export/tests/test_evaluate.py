@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from diffusion_drums import evaluate as ev
-from diffusion_drums.evaluate import (frechet_distance, max_xcorr, mean_pairwise_distance, Classifier, features,
-                                      noise_bursts, evaluate_sets)
+from diffusion_drums.evaluate import (frechet_distance, frechet_mean_part, spread_ratio, max_xcorr,
+                                      mean_pairwise_distance, Classifier, features, noise_bursts, evaluate_sets)
 from diffusion_drums.sampling import karras_sigmas, SAMPLERS
 
 SR = 44100
@@ -121,3 +121,15 @@ def test_tail_level_reads_a_sine_at_minus_3_dbfs_and_trimmed_silence_at_the_floo
     x[1, :1000] = 0.9  # a hit trimmed to exact zeros
     db = ev.tail_dbfs(x)
     assert abs(db[0] - (-23.0)) < 0.1 and db[1] == -120.0
+
+
+def test_the_frechet_distance_splits_into_a_mean_shift_and_a_spread_part():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(4000, 3))
+    shifted = a + np.array([2.0, 1.0, 0.0])
+    narrow = a * 0.5
+    assert abs(frechet_mean_part(shifted, a) - 5.0) < 1e-9     # a pure shift is all mean part
+    assert abs(spread_ratio(shifted, a) - 1.0) < 1e-9
+    assert frechet_mean_part(narrow, a) < 0.01                 # a narrower set keeps the mean ...
+    assert abs(spread_ratio(narrow, a) - 0.5) < 1e-9           # ... and varies half as much
+    assert frechet_distance(narrow, a) > 0.5                    # which the distance still counts
