@@ -54,7 +54,7 @@ def bench_training(batch: int = 24):
         amp = train.autocast_dtype(precision, torch.device("cpu"))
 
         def step():
-            with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+            with train.autocast(torch.device("cpu"), amp):
                 loss = train.edm_loss(m, x0, c, v, p, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()

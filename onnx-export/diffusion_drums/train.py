@@ -4,6 +4,7 @@ Resumable: <ckpt-dir>/last.pt holds model, EMA, optimiser, step, Params and the 
 Run: python3 -m diffusion_drums.train --minutes 110   (see onnx-export/README.md)
 """
 import argparse
+import contextlib
 import copy
 import json
 import math
@@ -66,6 +67,12 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def autocast(dev: torch.device, amp):
+    """The forward pass's autocast context: bf16/fp16 autocast, or none at all for plain float32 (torch 1.13's CPU
+    autocast refuses any dtype but bfloat16, even when disabled, so float32 must not go through it)."""
+    return torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext()
 
 
 def autocast_dtype(precision: str, dev: torch.device):
@@ -180,7 +187,7 @@ def main(argv=None):
         lr = learning_rate(p, step, elapsed0 + time.time() - t0)
         for g in opt.param_groups:
             g["lr"] = lr
-        with torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None):
+        with autocast(dev, amp):
             loss = edm_loss(model, x0, torch.from_numpy(c).to(dev), torch.from_numpy(v).to(dev), p, gen)
         if not torch.isfinite(loss):
             save(os.path.join(a.ckpt_dir, "nan.pt"), model, ema, opt, step, p, data_meta, elapsed0 + now)

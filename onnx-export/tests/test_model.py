@@ -66,12 +66,13 @@ def _tiny_cache(path, nan=False):
         json.dump({"heldOutKits": ["b"], "kits": [], "std": 0.1}, f)
 
 
-def test_training_saves_a_resumable_checkpoint_with_its_hyperparameters(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # fp32 is what CPUs without native bf16 get from auto
+def test_training_saves_a_resumable_checkpoint_with_its_hyperparameters(tmp_path, precision):
     cache = str(tmp_path / "c.npz")
     _tiny_cache(cache)
     args = ["--cache", cache, "--ckpt-dir", str(tmp_path / "ck"), "--steps", "3", "--batch-size", "4",
             "--params", json.dumps({**TINY, "channels": list(TINY["channels"]), "blocks": list(TINY["blocks"])}),
-            "--log-every", "1", "--device", "cpu"]
+            "--log-every", "1", "--device", "cpu", "--precision", precision]
     train.main(args)
     ck = torch.load(tmp_path / "ck" / "last.pt")
     assert ck["step"] == 3 and ck["params"]["channels"] == [16, 32, 32] and ck["data"]["heldOutKits"] == ["b"]
