@@ -1,4 +1,5 @@
 using DiffusionPlugin.Engine.Diffusion;
+using DiffusionPlugin.Engine.Realtime;
 using DiffusionPlugin.Studio.Audio;
 using NAudio.Wave;
 
@@ -23,12 +24,26 @@ public sealed class GenerateTests : IDisposable
         Assert.Equal(16000, format.SampleRate);
         Assert.Single(channels);
         Assert.Equal(2048, channels[0].Length);
-        // File i holds the engine's hit for seed + i, bit-exact through float WAV.
+        // File i holds the engine's hit for seed + i, finished as a one-shot, bit-exact through float WAV.
         var expected = FakeOperations.Noise(8, 2048).Select(v => v * (100 / 127f)).ToArray();
+        OneShotTail.Finish(expected, 16000);
         Assert.Equal(expected, channels[0]);
         Assert.Equal([7UL, 8UL, 9UL], backend.Operations!.Seeds);
         Assert.All(backend.Operations.Conditionings, c => Assert.Equal(1, c.ClassId));
         h.AssertNoTemporaryFiles();
+    }
+
+    [Fact]
+    public void Generated_one_shots_end_in_silence_even_when_the_model_stops_mid_sound()
+    {
+        // The fake model's noise bursts have only decayed by 44 dB at the clip's last sample: raw, they would end in a click.
+        var run = StudioHarness.Run(h.NewBackend(), "generate", "--class", "snare", "--seed", "5", "--out", h.P("o"));
+        Assert.Equal(0, run.ExitCode);
+        var hit = StudioHarness.ReadWav(h.P("o", "snare", "snare-5-0.wav")).channels[0];
+        var raw = FakeOperations.Noise(5, 2048).Select(v => v * (100 / 127f)).ToArray();
+        int fade = (int)(OneShotTail.FadeSeconds * 16000);
+        Assert.Equal(raw[..^fade], hit[..^fade]);
+        Assert.True(MathF.Abs(hit[^1]) < 1e-3f * raw.Max(MathF.Abs), $"last sample {hit[^1]}");
     }
 
     [Fact]
@@ -117,6 +132,7 @@ public sealed class GenerateTests : IDisposable
         Assert.Equal(WaveFormatEncoding.Pcm, format.Encoding);
         Assert.Equal(24, format.BitsPerSample);
         var expected = FakeOperations.Noise(2, 2048).Select(v => v * (100 / 127f)).ToArray();
+        OneShotTail.Finish(expected, 16000);
         for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], channels[0][i], 1e-6f);
         Assert.Equal(2UL, StudioHarness.Metadata(h.P("o", "kick", "kick-2-0.wav")).GetProperty("seed").GetUInt64());
         Assert.EndsWith("--bits 24", WavMetadata.ReadComment(h.P("o", "kick", "kick-2-0.wav")));

@@ -1,4 +1,5 @@
 using DiffusionPlugin.Engine.Diffusion;
+using DiffusionPlugin.Engine.Realtime;
 using DiffusionPlugin.Studio.Audio;
 
 namespace DiffusionPlugin.Studio.Tests;
@@ -182,8 +183,10 @@ public sealed class SourceCommandTests : IDisposable
         Assert.Equal(0, run.ExitCode);
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"o/kick/kick-1-2-interp-{i}.wav"), h.Files());
         Assert.Equal([0f, 0.25f, 0.5f, 0.75f, 1f], backend.Operations!.Positions);
-        Assert.Equal(StudioHarness.ReadWav(h.P("o", "kick", "kick-1-2-interp-0.wav")).channels[0], FakeOperations.Noise(1, 2048));
-        Assert.Equal(StudioHarness.ReadWav(h.P("o", "kick", "kick-1-2-interp-4.wav")).channels[0], FakeOperations.Noise(2, 2048));
+        // The end points are the seeds' hits, finished as one-shots like generate's.
+        float[] Finished(ulong seed) { var x = FakeOperations.Noise(seed, 2048); OneShotTail.Finish(x, 16000); return x; }
+        Assert.Equal(StudioHarness.ReadWav(h.P("o", "kick", "kick-1-2-interp-0.wav")).channels[0], Finished(1));
+        Assert.Equal(StudioHarness.ReadWav(h.P("o", "kick", "kick-1-2-interp-4.wav")).channels[0], Finished(2));
         var meta = StudioHarness.Metadata(h.P("o", "kick", "kick-1-2-interp-2.wav"));
         Assert.Equal(0.5, meta.GetProperty("position").GetDouble());
         Assert.Equal(2UL, meta.GetProperty("seedB").GetUInt64());

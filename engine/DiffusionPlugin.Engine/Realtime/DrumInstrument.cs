@@ -932,7 +932,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
                   L, strength, Sampling(), _batchOutput.AsSpan(0, count * L));
     }
 
-    /// <summary>Resamples batch item <paramref name="b"/> to the host rate into slot <paramref name="slot"/>; returns its length (trailing silence trimmed).</summary>
+    /// <summary>Resamples batch item <paramref name="b"/> to the host rate into slot <paramref name="slot"/>; returns its length (tail finished by <see cref="OneShotTail"/>).</summary>
     private int StoreHostRate(int b, int slot)
     {
         int L = _modelLength;
@@ -942,15 +942,9 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         if (_toHost != null) _toHost.Apply(src, dst);
         else Resampler.Resample(src, _modelRateHz, dst, _rateHz);
         AudioMath.Sanitize(dst);
-        // Trim the silent tail so voices end (and slots return to the pool) sooner.
-        int end = hostLength;
-        while (end > 1 && MathF.Abs(dst[end - 1]) < 1e-5f) end--;
-        // A clip truncated to the slot gets a short fade so it never ends with a click.
-        if (end == _slotCapacity)
-        {
-            int fade = Math.Min(end, (int)(0.005 * _rateHz));
-            for (int i = 0; i < fade; i++) dst[end - 1 - i] *= (float)i / fade;
-        }
+        // A clean end: no click where the clip stops, no model noise floor below −60 dB; voices then end (and slots
+        // return to the pool) where the sound does.
+        int end = OneShotTail.Finish(dst, _rateHz);
         return Math.Max(1, end);
     }
 

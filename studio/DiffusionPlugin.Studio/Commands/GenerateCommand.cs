@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using DiffusionPlugin.Engine.Diffusion;
+using DiffusionPlugin.Engine.Realtime;
 using DiffusionPlugin.Studio.Output;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -85,6 +86,8 @@ public sealed class GenerateCommand(StudioContext context) : StudioCommand<Gener
                     seeds[b] = unchecked(seed + (ulong)jobs[start + b].index);
                 }
                 model.Operations.Generate(cond.AsSpan(0, n), seeds.AsSpan(0, n), length, options, output.AsSpan(0, n * length));
+                // One-shots end as Diffusion Drums plays them: faded below −60 dB under the peak, then exact silence.
+                for (int b = 0; b < n; b++) OneShotTail.Finish(output.AsSpan(b * length, length), den.SampleRateHz);
                 for (int b = 0; b < n; b++)
                 {
                     var (cls, index, path) = jobs[start + b];

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using DiffusionPlugin.Engine.Diffusion;
+using DiffusionPlugin.Engine.Realtime;
 using DiffusionPlugin.Studio.Output;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -99,6 +100,8 @@ public sealed class InterpolateCommand(StudioContext context) : StudioCommand<In
                 cancellation.ThrowIfCancellationRequested();
                 int n = Math.Min(chunk, s.Count - start);
                 model.Operations.Interpolate(cond, a, b, positions.AsSpan(start, n), length, options, output.AsSpan(0, n * length));
+                // Finished like generate's one-shots, so the end points are generate's files for seed a and seed b.
+                for (int k = 0; k < n; k++) OneShotTail.Finish(output.AsSpan(k * length, length), den.SampleRateHz);
                 for (int k = 0; k < n; k++)
                 {
                     int i = start + k;

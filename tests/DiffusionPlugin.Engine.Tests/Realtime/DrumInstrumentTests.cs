@@ -73,6 +73,18 @@ public class DrumInstrumentTests
     }
 
     [Fact]
+    public void A_hit_still_ringing_where_the_generated_clip_ends_fades_out_instead_of_clicking()
+    {
+        // The fake crash decays with τ = 0.23 s: about −19 dB where its 0.51 s clip stops.
+        var y = OfflineRender(d => d.Humanize = 0f, [new Hit(0, 49, 1f)], 48000);
+        int last = Array.FindLastIndex(y, v => v != 0f);
+        Assert.InRange(last, 20000, 30000);
+        double before = Rms(y.AsSpan(last - 2000, 1000));
+        Assert.True(before > 1e-3, "the crash is silent before its end");
+        Assert.True(MathF.Abs(y[last]) < 0.01 * before, $"last sample {y[last]} vs {before} rms just before: a click");
+    }
+
+    [Fact]
     public void The_closed_and_pedal_hats_choke_the_open_hat()
     {
         const int chokeAt = 4800, fade = 480; // 10 ms at 48 kHz
