@@ -7,6 +7,7 @@ Run: python3 -m diffusion_drums.evaluate --checkpoint checkpoints/last.pt --out 
 """
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -242,8 +243,26 @@ def match_training(real_train, real_train_cls, ref_cls, rng):
     return real_train[idx], real_train_cls[idx]
 
 
+def run_name(sampler, steps, guidance, sigma_min=None, eta=0.0, guidance_max_sigma=None, default_sigma_min=None,
+             default_guidance_max_sigma=None) -> str:
+    """The report's row name of one sampling setting; parts equal to the run's defaults are left out, except the
+    guidance interval, which is always named when one is set (inf: guidance at every sigma)."""
+    name = f"model {sampler} {steps} steps, guidance {guidance}"
+    if sigma_min != default_sigma_min:
+        name += f", sigma_min {sigma_min}"
+    if sampler == "ddim":
+        name += f", eta {eta}"
+    if guidance_max_sigma is not None and guidance != 1.0:
+        name += (", guidance at every σ" if math.isinf(guidance_max_sigma)
+                 else f", guidance only at σ ≤ {guidance_max_sigma:g}")
+    return name
+
+
 def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, seed: int = 0, log=print,
-        extra_guidance=(), sigma_min=None, extra_sigma_min=(), extra_eta=()):
+        extra_guidance=(), sigma_min=None, extra_sigma_min=(), extra_eta=(), guidance_max_sigma=None,
+        extra_guidance_max_sigma=()):
+    """guidance_max_sigma: the guidance interval of every row (None: every sigma); extra_guidance_max_sigma: more
+    intervals tried at the middle step count (inf = guidance at every sigma)."""
     rng = np.random.default_rng(seed)
     tr_a, tr_c, _, _ = data.split(held=False)
     ref_a, ref_c, ref_v, ref_k = data.split(held=True)
@@ -257,19 +276,22 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
              "real training hits (floor)": floor, "noise bursts (ceiling)": noise}
     timing = {}
     mid = steps_list[len(steps_list) // 2]
-    runs = ([(sampler, s, guidance, sigma_min, 0.0) for s in steps_list]
-            + [(sampler, mid, g, sigma_min, 0.0) for g in extra_guidance]
-            + [(sampler, mid, guidance, m, 0.0) for m in extra_sigma_min]
-            + [("ddim", mid, guidance, sigma_min, e) for e in extra_eta])
-    for smp, steps, g, smin, eta in runs:
+    gms = guidance_max_sigma
+    runs = ([(sampler, s, guidance, sigma_min, 0.0, gms) for s in steps_list]
+            + [(sampler, mid, g, sigma_min, 0.0, gms) for g in extra_guidance]
+            + [(sampler, mid, guidance, m, 0.0, gms) for m in extra_sigma_min]
+            + [("ddim", mid, guidance, sigma_min, e, gms) for e in extra_eta]
+            + [(sampler, mid, guidance, sigma_min, 0.0, x) for x in extra_guidance_max_sigma])
+    for smp, steps, g, smin, eta, gmax in runs:
         t = time.time()
         outs = []
+        limit = None if gmax is None or math.isinf(gmax) else gmax
         for b in range(0, len(gen_idx), 32):
             outs.append(generate(model, cls_t[b:b + 32], vel_t[b:b + 32], ref_a.shape[1], steps, smp, g,
-                                 seed=seed + b, sigma_min=smin, null_class_id=NULL_CLASS_ID, eta=eta).numpy())
+                                 seed=seed + b, sigma_min=smin, null_class_id=NULL_CLASS_ID, eta=eta,
+                                 guidance_max_sigma=limit).numpy())
         audio = np.concatenate(outs)
-        name = (f"model {smp} {steps} steps, guidance {g}" + (f", sigma_min {smin}" if smin != sigma_min else "")
-                + (f", eta {eta}" if smp == "ddim" else ""))
+        name = run_name(smp, steps, g, smin, eta, gmax, sigma_min)
         timing[name] = time.time() - t
         log(f"{name}: generated {len(audio)} clips in {timing[name]:.1f} s")
         cands[name] = (audio, ref_c[gen_idx])
@@ -384,6 +406,10 @@ def main(argv=None):
                     help="lowest noise level of the schedule (default: the checkpoint's; export --sigma-min ships it)")
     ap.add_argument("--extra-sigma-min", default="", help="comma-separated sigma_min values tried at the middle step count")
     ap.add_argument("--extra-eta", default="", help="comma-separated DDIM eta values (stochastic sampling) tried at the middle step count")
+    ap.add_argument("--guidance-max-sigma", type=float, default=None,
+                    help="guidance only at sigma <= this, every row (default: every sigma; export ships it as defaults.guidanceMaxSigma)")
+    ap.add_argument("--extra-guidance-max-sigma", default="",
+                    help="comma-separated guidance limits tried at the middle step count (inf = guidance at every sigma)")
     ap.add_argument("--default-steps", type=int, default=8)
     ap.add_argument("--per-item", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
@@ -398,7 +424,9 @@ def main(argv=None):
     extra_smin = [float(m) for m in a.extra_sigma_min.split(",") if m]
     res, timing, cands = run(model, data, steps, a.sampler, a.guidance, a.per_item, extra_guidance=extra,
                              sigma_min=a.sigma_min, extra_sigma_min=extra_smin,
-                             extra_eta=[float(e) for e in a.extra_eta.split(",") if e])
+                             extra_eta=[float(e) for e in a.extra_eta.split(",") if e],
+                             guidance_max_sigma=a.guidance_max_sigma,
+                             extra_guidance_max_sigma=[float(x) for x in a.extra_guidance_max_sigma.split(",") if x])
     ref_a, ref_c, _, _ = data.split(held=True)
     ref_stats = {CLASSES[c]: spectral_stats(ref_a[ref_c == c]) for c in sorted(set(ref_c.tolist()))}
     tr_a, tr_c, _, _ = data.split(held=False)  # what the model learnt from: a held-out kit may sit far from it
@@ -410,7 +438,7 @@ def main(argv=None):
             "command": "python3 -m diffusion_drums.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
             "refStats": ref_stats, "trainStats": train_stats}
     os.makedirs(a.out, exist_ok=True)
-    key = f"model {a.sampler} {a.default_steps} steps, guidance {a.guidance}"
+    key = run_name(a.sampler, a.default_steps, a.guidance, a.sigma_min, 0.0, a.guidance_max_sigma, a.sigma_min)
     if key in cands:  # one generated hit per class to listen to (16-bit WAV, ~45 kB each)
         import soundfile as sf
         ex_dir = os.path.join(a.out, "examples")

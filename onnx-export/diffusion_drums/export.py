@@ -98,7 +98,8 @@ def main(argv=None):
     ap.add_argument("--checkpoint", default=os.path.join(HERE, "checkpoints", "last.pt"))
     ap.add_argument("--out", default=os.path.join(HERE, "..", "models", "drums"))
     ap.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
-    ap.add_argument("--defaults", default=None, help="JSON object overriding the manifest's sampler defaults")
+    ap.add_argument("--defaults", default=None, help="JSON object overriding the manifest's sampler defaults "
+                    "(sampler, schedule, steps, guidance, guidanceMaxSigma: guidance only at sigma <= it)")
     ap.add_argument("--sigma-min", type=float, default=None,
                     help="manifest sigmaMin: the schedule's last noise level (default: the training Params'; "
                          "pick it with evaluate --extra-sigma-min)")

@@ -133,3 +133,33 @@ def test_the_frechet_distance_splits_into_a_mean_shift_and_a_spread_part():
     assert frechet_mean_part(narrow, a) < 0.01                 # a narrower set keeps the mean ...
     assert abs(spread_ratio(narrow, a) - 0.5) < 1e-9           # ... and varies half as much
     assert frechet_distance(narrow, a) > 0.5                    # which the distance still counts
+
+
+class _ClassMeanModel:
+    """The exact denoiser of x0 ~ N(mean_c, 1e-6): class 0 -> +1, the null class -> 0. Records each call's batch."""
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, x, sigma, class_id, velocity):
+        self.calls.append((x.shape[0], float(sigma[0])))
+        return torch.where(class_id.view(-1, 1, 1) == 0, 1.0, 0.0).expand_as(x).clone()
+
+
+def test_guidance_limited_to_low_noise_runs_high_noise_steps_conditional_only_and_guides_below():
+    from diffusion_drums.sampling import make_denoiser
+    model = _ClassMeanModel()
+    den = make_denoiser(model, torch.tensor([0, 0]), torch.ones(2), guidance=2.0, null_class_id=11, guidance_max_sigma=1.0)
+    x = torch.zeros(2, 1, 8)
+    high, low = den(x, torch.tensor(5.0)), den(x, torch.tensor(0.5))
+    assert [c[0] for c in model.calls] == [2, 4]             # conditional alone above the limit, both halves below
+    assert torch.allclose(high, torch.ones_like(high))      # the conditional estimate itself
+    assert torch.allclose(low, torch.full_like(low, 2.0))   # 0 + 2 * (1 - 0)
+    every = make_denoiser(model, torch.tensor([0, 0]), torch.ones(2), guidance=2.0, null_class_id=11)
+    assert torch.allclose(every(x, torch.tensor(5.0)), torch.full_like(x, 2.0))
+
+
+def test_a_report_row_names_its_guidance_interval_only_when_one_is_set():
+    assert ev.run_name("dpmpp_2m", 6, 2.0) == "model dpmpp_2m 6 steps, guidance 2.0"
+    assert ev.run_name("dpmpp_2m", 6, 2.0, guidance_max_sigma=1.0) == "model dpmpp_2m 6 steps, guidance 2.0, guidance only at σ ≤ 1"
+    assert ev.run_name("dpmpp_2m", 6, 2.0, guidance_max_sigma=float("inf")).endswith("guidance at every σ")
+    assert ev.run_name("dpmpp_2m", 6, 1.0, guidance_max_sigma=1.0) == "model dpmpp_2m 6 steps, guidance 1.0"

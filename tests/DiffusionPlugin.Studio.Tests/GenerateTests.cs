@@ -114,6 +114,29 @@ public sealed class GenerateTests : IDisposable
     }
 
     [Fact]
+    public void The_models_guidance_interval_is_used_and_kept_in_the_reproducing_command_unless_overridden()
+    {
+        string limited = h.P("limited", "manifest.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(limited)!);
+        File.WriteAllText(limited, File.ReadAllText(h.ManifestPath).Replace("\"guidance\": 2.0", "\"guidance\": 2.0, \"guidanceMaxSigma\": 1.0"));
+
+        var backend = h.NewBackend();
+        Assert.Equal(0, StudioHarness.Run(backend, "generate", "--class", "rim", "--seed", "1", "--model", limited, "--out", h.P("a")).ExitCode);
+        Assert.Equal(1f, backend.Operations!.Options.Single().GuidanceMaxSigma);
+        Assert.Contains("--guidance-max-sigma 1", WavMetadata.ReadComment(h.P("a", "rim", "rim-1-0.wav")));
+
+        backend = h.NewBackend();
+        Assert.Equal(0, StudioHarness.Run(backend, "generate", "--class", "rim", "--seed", "1", "--model", limited, "--guidance-max-sigma", "0", "--out", h.P("b")).ExitCode);
+        Assert.Equal(float.PositiveInfinity, backend.Operations!.Options.Single().GuidanceMaxSigma);
+        Assert.Contains("--guidance-max-sigma 0", WavMetadata.ReadComment(h.P("b", "rim", "rim-1-0.wav")));
+
+        backend = h.NewBackend(); // the harness model has no interval: guidance at every step, nothing to repeat
+        Assert.Equal(0, StudioHarness.Run(backend, "generate", "--class", "rim", "--seed", "1", "--out", h.P("c")).ExitCode);
+        Assert.Equal(float.PositiveInfinity, backend.Operations!.Options.Single().GuidanceMaxSigma);
+        Assert.DoesNotContain("--guidance-max-sigma", WavMetadata.ReadComment(h.P("c", "rim", "rim-1-0.wav")));
+    }
+
+    [Fact]
     public void Global_model_and_device_options_choose_what_is_loaded()
     {
         var backend = h.NewBackend();
@@ -217,6 +240,7 @@ public sealed class GenerateTests : IDisposable
     [InlineData("--device", "tpu", "--device: 'tpu' is not one of auto, cpu, cuda")]
     [InlineData("--bits", "16", "--bits: 16 is not 24 or 32")]
     [InlineData("--count", "0", "--count: 0 is outside 1..100000")]
+    [InlineData("--guidance-max-sigma", "-1", "--guidance-max-sigma: -1 must be 0 (every step) or a positive noise level")]
     public void Out_of_range_options_exit_with_one_line_before_loading_the_model(string option, string value, string message)
     {
         var backend = h.NewBackend();

@@ -43,6 +43,9 @@ public interface IDenoiser : IDisposable
 
     /// <summary>Where the denoiser actually runs (<see cref="ExecutionDevice.Cpu"/> or <see cref="ExecutionDevice.Cuda"/>). Any thread.</summary>
     ExecutionDevice ActiveDevice => ExecutionDevice.Cpu;
+
+    /// <summary>The sampling the model was tuned for (its manifest's defaults); null when it has none. Any thread.</summary>
+    SamplingOptions? TunedSampling => null;
 }
 
 /// <summary>Which ONNX Runtime execution provider to ask for.</summary>

@@ -207,7 +207,8 @@ public sealed class DiffusionOperations : IDiffusionOperations
             if (c.ClassId != DiffusionConditioning.Unconditional && (uint)c.ClassId >= (uint)classes)
                 throw new ArgumentOutOfRangeException(nameof(conditioning), c.ClassId, $"class id must be -1 or 0..{classes - 1}");
         }
-        _model.Prepare(conditioning, length, options.Guidance);
+        if (!(options.GuidanceMaxSigma > 0)) throw new ArgumentOutOfRangeException(nameof(options), options.GuidanceMaxSigma, "guidance sigma limit must be positive");
+        _model.Prepare(conditioning, length, options.Guidance, options.GuidanceMaxSigma);
         _noise.EnsureItems(conditioning.Length);
         _extras.Eta = options.Eta;
         return sampler;

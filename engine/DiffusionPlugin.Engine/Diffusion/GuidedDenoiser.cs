@@ -16,7 +16,8 @@ public interface IEstimateConstraint
 /// The model a sampler sees: D(x, σ) for a whole batch at one noise level, with the batch's conditioning fixed by
 /// <see cref="Prepare"/>. With guidance w ≠ 1 it runs classifier-free guidance (Ho &amp; Salimans 2022,
 /// "Classifier-Free Diffusion Guidance", eq. 6 in D form: D = D_u + w·(D_c − D_u)) by stacking the conditional
-/// and unconditional halves into one denoiser call of batch 2B. Also owns the samplers' scratch buffers, sized per
+/// and unconditional halves into one denoiser call of batch 2B, at noise levels up to <see cref="GuidanceMaxSigma"/>
+/// (above it the conditional half alone, batch B: guidance in a limited interval). Also owns the samplers' scratch buffers, sized per
 /// shape and reused, so sampling allocates nothing after the first call with a shape. One thread owns it.
 /// </summary>
 public sealed class GuidedDenoiser
@@ -36,6 +37,8 @@ public sealed class GuidedDenoiser
     public int Length { get; private set; }
     /// <summary>Classifier-free guidance scale w; 1 = conditional only (one batch-B call per evaluation).</summary>
     public float Guidance { get; private set; } = 1f;
+    /// <summary>Highest σ at which guidance acts (see <see cref="SamplingOptions.GuidanceMaxSigma"/>).</summary>
+    public float GuidanceMaxSigma { get; private set; } = float.PositiveInfinity;
     /// <summary>Optional rewrite of each estimate (null = none).</summary>
     public IEstimateConstraint? Constraint { get; set; }
     /// <summary>Denoiser evaluations since <see cref="Prepare"/> (one per <see cref="Denoise"/>, whatever the guidance).</summary>
@@ -44,17 +47,20 @@ public sealed class GuidedDenoiser
     /// <summary>Samples in the batch: <see cref="Batch"/> × <see cref="Length"/>.</summary>
     public int Count => Batch * Length;
 
-    /// <summary>Sizes the buffers for (batch, length), fixes the conditioning and the guidance scale, clears the constraint.</summary>
-    public void Prepare(ReadOnlySpan<DiffusionConditioning> conditioning, int length, float guidance)
+    /// <summary>Sizes the buffers for (batch, length), fixes the conditioning, the guidance scale and its σ limit, clears the constraint.</summary>
+    public void Prepare(ReadOnlySpan<DiffusionConditioning> conditioning, int length, float guidance,
+                        float guidanceMaxSigma = float.PositiveInfinity)
     {
         int batch = conditioning.Length;
         if (batch < 1) throw new ArgumentException("at least one batch item is needed", nameof(conditioning));
         if (length < 1 || length % Inner.LengthMultiple != 0)
             throw new ArgumentOutOfRangeException(nameof(length), length, $"length must be a positive multiple of {Inner.LengthMultiple}");
         if (!float.IsFinite(guidance)) throw new ArgumentOutOfRangeException(nameof(guidance), guidance, "guidance must be finite");
+        if (!(guidanceMaxSigma > 0)) throw new ArgumentOutOfRangeException(nameof(guidanceMaxSigma), guidanceMaxSigma, "the guidance sigma limit must be positive");
         Batch = batch;
         Length = length;
         Guidance = guidance;
+        GuidanceMaxSigma = guidanceMaxSigma;
         Constraint = null;
         Evaluations = 0;
         bool guided = guidance != 1f;
@@ -82,8 +88,9 @@ public sealed class GuidedDenoiser
     {
         int batch = Batch, n = Count;
         Evaluations++;
-        if (Guidance == 1f)
+        if (Guidance == 1f || sigma > GuidanceMaxSigma)
         {
+            // The first B conditioning entries are the conditional ones: this is the guided call's first half alone.
             _sigmas.AsSpan(0, batch).Fill(sigma);
             Inner.Denoise(x[..n], _sigmas.AsSpan(0, batch), _conditioning.AsSpan(0, batch), batch, Length, denoised[..n]);
         }

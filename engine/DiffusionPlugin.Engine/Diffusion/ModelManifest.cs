@@ -128,6 +128,8 @@ public sealed record ModelManifest
         if (!(SigmaData > 0) || !float.IsFinite(SigmaData)) Fail($"sigmaData {SigmaData} must be positive");
         if (!(SigmaMin > 0) || !(SigmaMax > SigmaMin) || !float.IsFinite(SigmaMax))
             Fail($"sigma range [{SigmaMin}, {SigmaMax}] is invalid (need 0 < sigmaMin < sigmaMax)");
+        if (Defaults.GuidanceMaxSigma is { } limit && !(limit > 0))
+            Fail($"defaults.guidanceMaxSigma {limit} must be positive (leave it out for guidance at every step)");
         if (string.IsNullOrWhiteSpace(Inputs?.X) || string.IsNullOrWhiteSpace(Inputs.Sigma))
             Fail("manifest inputs must name 'x' and 'sigma'");
         if (string.IsNullOrWhiteSpace(Outputs?.Denoised)) Fail("manifest outputs must name 'denoised'");
@@ -173,9 +175,16 @@ public sealed record ManifestDefaults
     public string Schedule { get; init; } = "karras";
     public int Steps { get; init; } = 8;
     public float Guidance { get; init; } = 1f;
+    /// <summary>See <see cref="SamplingOptions.GuidanceMaxSigma"/>; absent (null) = guidance at every step.</summary>
+    /// <remarks>Nullable because the source-generated reader sets an absent init-only value to 0, not to its initialiser.</remarks>
+    public float? GuidanceMaxSigma { get; init; }
 
     /// <summary>These defaults as <see cref="SamplingOptions"/>.</summary>
-    public SamplingOptions ToSamplingOptions() => new() { Sampler = Sampler, Schedule = Schedule, Steps = Steps, Guidance = Guidance };
+    public SamplingOptions ToSamplingOptions() => new()
+    {
+        Sampler = Sampler, Schedule = Schedule, Steps = Steps, Guidance = Guidance,
+        GuidanceMaxSigma = GuidanceMaxSigma ?? float.PositiveInfinity,
+    };
 }
 
 /// <summary>Parameters of the closed-form Gaussian test graph: data ~ N(mu, sigmaData²).</summary>

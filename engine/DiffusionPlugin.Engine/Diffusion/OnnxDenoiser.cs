@@ -53,6 +53,8 @@ public sealed class OnnxDenoiser : IDenoiser
     public float SigmaMin => Manifest.SigmaMin;
     public float SigmaMax => Manifest.SigmaMax;
     public float SigmaData => Manifest.SigmaData;
+    /// <summary>The manifest's defaults as sampling options. Any thread.</summary>
+    public SamplingOptions? TunedSampling => Manifest.Defaults.ToSamplingOptions();
 
     /// <summary>
     /// Loads the graph named by <paramref name="manifest"/>, picks the execution provider, checks the graph's inputs and

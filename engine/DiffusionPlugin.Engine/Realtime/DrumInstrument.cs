@@ -104,6 +104,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     // ---- worker-thread state ----
     private IDiffusionOperations? _ops;
     private int _modelRateHz, _modelLength;
+    private float _guidanceMaxSigma = float.PositiveInfinity; // worker thread (set with the model)
     private readonly int[] _classIdFor = new int[DrumMap.ClassCount];
     private readonly float[]?[] _anchors = new float[NoteCount][];
     private readonly (ulong Seed, int ClassId, int ModelRate, bool Valid)[] _anchorKey = new (ulong, int, int, bool)[NoteCount];
@@ -734,6 +735,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         {
             var d = operations.Denoiser;
             _modelRateHz = d.SampleRateHz;
+            _guidanceMaxSigma = d.TunedSampling?.GuidanceMaxSigma ?? float.PositiveInfinity;
             int multiple = Math.Max(1, d.LengthMultiple);
             int clip = Math.Min(d.ClipSamples, (int)(MaxHitSeconds * d.SampleRateHz));
             _modelLength = Math.Max(multiple, (clip + multiple - 1) / multiple * multiple);
@@ -860,7 +862,8 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         return id < 0 ? DiffusionConditioning.Unconditional : id;
     }
 
-    private SamplingOptions Sampling() => new() { Steps = Steps, Guidance = Guidance };
+    // Steps and guidance come from the parameters; where guidance acts comes with the model (its manifest's tuning).
+    private SamplingOptions Sampling() => new() { Steps = Steps, Guidance = Guidance, GuidanceMaxSigma = _guidanceMaxSigma };
 
     /// <summary>
     /// Fills _batchOutput[0..count) with variations of each note's anchor at the Humanize strength (model rate).

@@ -38,6 +38,8 @@ public sealed record ManifestInfo
                 if (Str(d, "schedule") is { } sc) defaults = defaults with { Schedule = sc };
                 if (d.TryGetProperty("steps", out var st) && st.TryGetInt32(out int steps)) defaults = defaults with { Steps = steps };
                 if (d.TryGetProperty("guidance", out var g) && g.TryGetSingle(out float guidance)) defaults = defaults with { Guidance = guidance };
+                if (d.TryGetProperty("guidanceMaxSigma", out var gm) && gm.TryGetSingle(out float limit) && limit > 0)
+                    defaults = defaults with { GuidanceMaxSigma = limit };
             }
             string? training = null;
             if (root.TryGetProperty("training", out var t) && t.ValueKind == JsonValueKind.Object) training = Str(t, "data");

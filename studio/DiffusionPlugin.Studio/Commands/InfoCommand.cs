@@ -26,7 +26,8 @@ public sealed class InfoCommand(StudioContext context) : StudioCommand<InfoSetti
         Row("classes", den.ClassNames.Count == 0 ? "(unconditional)" : string.Join(", ", den.ClassNames));
         Row("noise levels", $"σ {F(den.SigmaMin)} … {F(den.SigmaMax)}, σ_data {F(den.SigmaData)}");
         if (m.Parameterization is { } p) Row("parameterization", p);
-        Row("defaults", $"{m.Defaults.Sampler}, {m.Defaults.Schedule} schedule, {m.Defaults.Steps} steps, guidance {F(m.Defaults.Guidance)}");
+        Row("defaults", $"{m.Defaults.Sampler}, {m.Defaults.Schedule} schedule, {m.Defaults.Steps} steps, guidance {F(m.Defaults.Guidance)}"
+                        + (float.IsFinite(m.Defaults.GuidanceMaxSigma) ? $" at σ ≤ {F(m.Defaults.GuidanceMaxSigma)}" : ""));
         if (m.TrainingData is { } t) Row("training data", t);
         int width = rows.Max(r => r.key.Length);
         foreach (var (key, value) in rows) Context.Console.WriteLine($"{key.PadRight(width)}  {value}");

@@ -100,6 +100,10 @@ public class SamplingSettings : OutputSettings
     [Description("Classifier-free guidance scale, 1 = conditional only (default: the model's)")]
     public float? Guidance { get; init; }
 
+    [CommandOption("--guidance-max-sigma <SIGMA>")]
+    [Description("Guidance only at noise levels σ up to this, the conditional model alone above (default: the model's; 0 = every step)")]
+    public float? GuidanceMaxSigma { get; init; }
+
     [CommandOption("--eta <ETA>")]
     [Description("DDIM eta (0 = deterministic)")]
     public float? Eta { get; init; }
@@ -121,6 +125,8 @@ public class SamplingSettings : OutputSettings
             return ValidationResult.Error($"--schedule: unknown schedule '{sc}' (one of {string.Join(", ", Schedules)})");
         if (Guidance is { } g && (!float.IsFinite(g) || g < 0 || g > 50)) return ValidationResult.Error($"--guidance: {g} is outside 0..50");
         if (Eta is { } e && (!float.IsFinite(e) || e < 0 || e > 1)) return ValidationResult.Error($"--eta: {e} is outside 0..1");
+        if (GuidanceMaxSigma is { } gm && (!float.IsFinite(gm) || gm < 0))
+            return ValidationResult.Error($"--guidance-max-sigma: {gm} must be 0 (every step) or a positive noise level");
         if (Batch is < 1 or > 256) return ValidationResult.Error($"--batch: {Batch} is outside 1..256");
         return ValidationResult.Success();
     }
@@ -133,6 +139,7 @@ public class SamplingSettings : OutputSettings
         Steps = Steps ?? modelDefaults.Steps,
         Guidance = Guidance ?? modelDefaults.Guidance,
         Eta = Eta ?? modelDefaults.Eta,
+        GuidanceMaxSigma = GuidanceMaxSigma switch { null => modelDefaults.GuidanceMaxSigma, 0f => float.PositiveInfinity, { } g => g },
     };
 
     /// <summary>A seed when none was given: random, so every run of the endless pack is new, yet printed and kept in the names.</summary>

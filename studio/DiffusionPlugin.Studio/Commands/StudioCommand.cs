@@ -86,6 +86,9 @@ public abstract class StudioCommand<TSettings>(StudioContext context) : Command<
     [
         ("--sampler", o.Sampler), ("--schedule", o.Schedule), ("--steps", o.Steps),
         ("--guidance", o.Guidance), ("--eta", o.Eta == 0 ? null : o.Eta),
+        // A finite limit always; "every step" (0) only where the model's own default is a limit.
+        ("--guidance-max-sigma", float.IsFinite(o.GuidanceMaxSigma) ? o.GuidanceMaxSigma
+            : float.IsFinite(model.Manifest.Defaults.GuidanceMaxSigma) ? 0f : null),
         ("--model", s.Model is null ? null : model.ManifestPath),
         ("--bits", s is OutputSettings { Bits: 24 } ? 24 : null),
     ];
@@ -103,6 +106,7 @@ public abstract class StudioCommand<TSettings>(StudioContext context) : Command<
         m["schedule"] = o.Schedule;
         m["steps"] = o.Steps;
         m["guidance"] = o.Guidance;
+        if (float.IsFinite(o.GuidanceMaxSigma)) m["guidanceMaxSigma"] = o.GuidanceMaxSigma;
         m["eta"] = o.Eta;
         m["model"] = model.Manifest.Name;
         m["manifest"] = model.ManifestPath;

@@ -71,6 +71,32 @@ public class DeterminismTests
     }
 
     [Fact]
+    public void Guidance_limited_to_low_noise_runs_the_high_noise_steps_conditional_only()
+    {
+        // Karras over σ 0.002…80, 6 steps: 80, 24.3, 5.8 lie above the limit of 1; 0.96, 0.085, 0.002 below it.
+        var denoiser = new ClassGaussianDenoiser([1f], 0f, sigmaData: 1e-3f);
+        using var ops = new DiffusionOperations(denoiser);
+        var output = new float[2 * 64];
+        var options = new SamplingOptions { Sampler = "dpmpp_2m", Steps = 6, Guidance = 2f, GuidanceMaxSigma = 1f };
+        ops.Generate(TestModels.Conditions(2), [1UL, 2UL], 64, options, output);
+        Assert.Equal([2, 2, 2, 4, 4, 4], denoiser.BatchSizes);
+        Assert.All(denoiser.Calls.Take(3), c => Assert.All(c, x => Assert.Equal(0, x.ClassId)));
+        // The last steps are guided: 0 + 2·(1 − 0) = 2, as with guidance at every step.
+        Assert.All(output, v => Assert.InRange(v, 1.95f, 2.05f));
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(-1f)]
+    [InlineData(float.NaN)]
+    public void A_guidance_sigma_limit_that_is_not_positive_is_refused(float limit)
+    {
+        using var ops = new DiffusionOperations(new ClassGaussianDenoiser([1f], 0f));
+        var options = new SamplingOptions { Steps = 2, Guidance = 2f, GuidanceMaxSigma = limit };
+        Assert.Throws<ArgumentOutOfRangeException>(() => ops.Generate(TestModels.Conditions(1), [1UL], 64, options, new float[64]));
+    }
+
+    [Fact]
     public void Without_guidance_each_step_is_one_call_of_batch_B()
     {
         var denoiser = new ClassGaussianDenoiser([1f], 0f);

@@ -23,6 +23,22 @@ public class ManifestTests
     }
 
     [Fact]
+    public void The_guidance_sigma_limit_is_read_from_the_defaults_and_absent_means_every_step()
+    {
+        var text = File.ReadAllText(TestModels.AnalyticManifest);
+        var without = ModelManifest.Parse(System.Text.Encoding.UTF8.GetBytes(text), TestModels.AnalyticManifest);
+        Assert.Equal(float.PositiveInfinity, without.Defaults.ToSamplingOptions().GuidanceMaxSigma);
+
+        var node = System.Text.Json.Nodes.JsonNode.Parse(text)!.AsObject();
+        node["defaults"] = new System.Text.Json.Nodes.JsonObject { ["steps"] = 6, ["guidance"] = 2.0, ["guidanceMaxSigma"] = 1.0 };
+        var with = ModelManifest.Parse(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString()), TestModels.AnalyticManifest);
+        var tuned = with.Defaults.ToSamplingOptions();
+        Assert.Equal(1f, tuned.GuidanceMaxSigma);
+        Assert.Equal(6, tuned.Steps);
+        Assert.Equal(2f, tuned.Guidance);
+    }
+
+    [Fact]
     public void A_manifest_folder_may_stand_for_its_manifest_file()
     {
         var m = ModelManifest.Load(TestModels.AnalyticDirectory);

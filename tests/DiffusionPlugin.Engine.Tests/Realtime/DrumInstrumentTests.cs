@@ -1,3 +1,4 @@
+using DiffusionPlugin.Engine.Diffusion;
 using DiffusionPlugin.Engine.Realtime;
 using static DiffusionPlugin.Engine.Tests.Realtime.RealtimeTestKit;
 
@@ -82,6 +83,17 @@ public class DrumInstrumentTests
         double before = Rms(y.AsSpan(last - 2000, 1000));
         Assert.True(before > 1e-3, "the crash is silent before its end");
         Assert.True(MathF.Abs(y[last]) < 0.01 * before, $"last sample {y[last]} vs {before} rms just before: a click");
+    }
+
+    [Fact]
+    public void Hits_are_sampled_with_the_models_guidance_interval_and_the_players_steps_and_guidance()
+    {
+        var ops = new FakeDiffusionOperations(tunedSampling: new() { Steps = 6, Guidance = 2f, GuidanceMaxSigma = 1f });
+        using var drums = Drums(ops);
+        drums.Steps = 9; drums.Guidance = 3f; drums.Humanize = 0.5f;
+        drums.Activate(Rate, 512, offline: true);
+        Render(drums, [new Hit(0, 38, 1f)], 4096, 512);
+        Assert.Equal(new SamplingOptions { Steps = 9, Guidance = 3f, GuidanceMaxSigma = 1f }, ops.LastOptions);
     }
 
     [Fact]

@@ -15,8 +15,9 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     private readonly FakeDenoiser _denoiser;
     private int _calls;
 
-    public FakeDiffusionOperations(int sampleRateHz = 44100, int clipSamples = 22528, int lengthMultiple = 256)
-        => _denoiser = new FakeDenoiser(sampleRateHz, clipSamples, lengthMultiple);
+    public FakeDiffusionOperations(int sampleRateHz = 44100, int clipSamples = 22528, int lengthMultiple = 256,
+                                   SamplingOptions? tunedSampling = null)
+        => _denoiser = new FakeDenoiser(sampleRateHz, clipSamples, lengthMultiple, tunedSampling);
 
     public IDenoiser Denoiser => _denoiser;
     /// <summary>Each model call sleeps this long (simulates a slow model).</summary>
@@ -59,6 +60,7 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     public void Generate(ReadOnlySpan<DiffusionConditioning> conditioning, ReadOnlySpan<ulong> seeds, int length,
                          SamplingOptions options, Span<float> output)
     {
+        LastOptions = options;
         Enter();
         Interlocked.Increment(ref GenerateCalls);
         for (int b = 0; b < seeds.Length; b++)
@@ -77,9 +79,13 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
         }
     }
 
+    /// <summary>The options of the last Generate or Vary call.</summary>
+    public SamplingOptions? LastOptions { get; private set; }
+
     public void Vary(ReadOnlySpan<float> sources, ReadOnlySpan<DiffusionConditioning> conditioning, ReadOnlySpan<ulong> seeds,
                      int length, float strength, SamplingOptions options, Span<float> output)
     {
+        LastOptions = options;
         Enter();
         Interlocked.Increment(ref VaryCalls);
         if (seeds.Length > Volatile.Read(ref MaxVaryBatch)) Volatile.Write(ref MaxVaryBatch, seeds.Length);
@@ -120,8 +126,9 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
 
     public void Dispose() => Disposed = true;
 
-    private sealed class FakeDenoiser(int rate, int clip, int multiple) : IDenoiser
+    private sealed class FakeDenoiser(int rate, int clip, int multiple, SamplingOptions? tuned) : IDenoiser
     {
+        public SamplingOptions? TunedSampling => tuned;
         public int SampleRateHz => rate;
         public int ClipSamples => clip;
         public int LengthMultiple => multiple;
