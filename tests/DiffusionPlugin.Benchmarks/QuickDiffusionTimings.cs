@@ -36,7 +36,7 @@ public static class QuickDiffusionTimings
             var cond = Enumerable.Range(0, batch).Select(i => new DiffusionConditioning(i % d.ClassNames.Count, 0.8f)).ToArray();
             var seeds = Enumerable.Range(1, batch).Select(i => (ulong)i).ToArray();
             var output = new float[batch * length];
-            ops.Generate(cond, seeds, length, opts with { Steps = 1 }, output);   // binds this batch shape
+            ops.WarmUp(batch, length, opts);   // binds this batch's shapes (guided and, with a guidance interval, unguided)
             // One timed run also measures allocation: a warm generation allocates nothing managed.
             long before = GC.GetAllocatedBytesForCurrentThread();
             long start = Stopwatch.GetTimestamp();

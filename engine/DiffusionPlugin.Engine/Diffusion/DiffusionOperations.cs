@@ -189,7 +189,11 @@ public sealed class DiffusionOperations : IDiffusionOperations
         var seeds = new ulong[batch];
         var output = new float[batch * length];
         // A one-step run touches every buffer a full run of this shape uses (guided batch, scratch, bindings).
-        Generate(cond, seeds, length, options with { Steps = 1 }, output);
+        Generate(cond, seeds, length, options with { Steps = 1, GuidanceMaxSigma = float.PositiveInfinity }, output);
+        // Guidance in an interval also runs unguided steps (batch B instead of 2B): bind that shape too.
+        if (options.Guidance != 1f && float.IsFinite(options.GuidanceMaxSigma))
+            Generate(cond, seeds, length, options with { Steps = 1, Guidance = 1f }, output);
+        Buffer(ref _sigmas, Math.Clamp(options.Steps, 1, 10_000) + 1); // the schedule of a full run of these options
     }
 
     /// <summary>Checks the options, prepares the guided model for the batch and returns the sampler to run.</summary>

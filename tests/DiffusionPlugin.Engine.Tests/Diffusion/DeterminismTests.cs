@@ -97,6 +97,22 @@ public class DeterminismTests
     }
 
     [Fact]
+    public void After_warm_up_sampling_with_a_guidance_interval_allocates_nothing_managed()
+    {
+        // Guidance at σ ≤ 1 runs batch-4 and batch-8 calls of the ONNX graph and an 8-step schedule: warm-up must
+        // bind both shapes and size the schedule.
+        using var ops = DiffusionModel.Load(TestModels.AnalyticManifest, TestModels.Cpu);
+        var options = new SamplingOptions { Steps = 8, Guidance = 2f, GuidanceMaxSigma = 1f };
+        var output = new float[4 * Length];
+        var cond = TestModels.Conditions(4);
+        ulong[] seeds = [1, 2, 3, 4];
+        ops.WarmUp(4, Length, options);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        ops.Generate(cond, seeds, Length, options, output);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Without_guidance_each_step_is_one_call_of_batch_B()
     {
         var denoiser = new ClassGaussianDenoiser([1f], 0f);
