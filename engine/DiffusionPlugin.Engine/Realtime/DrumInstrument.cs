@@ -945,8 +945,8 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         if (_toHost != null) _toHost.Apply(src, dst);
         else Resampler.Resample(src, _modelRateHz, dst, _rateHz);
         AudioMath.Sanitize(dst);
-        // A clean end: no click where the clip stops, no model noise floor below −60 dB; voices then end (and slots
-        // return to the pool) where the sound does.
+        // A clean end: no click where the clip stops, no model noise floor 50 dB under the peak; voices then end (and
+        // slots return to the pool) where the sound does.
         int end = OneShotTail.Finish(dst, _rateHz);
         return Math.Max(1, end);
     }

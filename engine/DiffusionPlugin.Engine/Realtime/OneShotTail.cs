@@ -12,8 +12,8 @@ public static class OneShotTail
 {
     /// <summary>
     /// How far below the hit's peak sample its tail counts as finished, in dB. −50: under the model's noise floor
-    /// (see above) and still late for real hits: on the training kits' own hits it removes a median 38–70 dB less
-    /// energy than the hit has, per class (rims and hats the most), measured with onnx-export's data.
+    /// (see above) and still late for real hits: applied to the training kits' own hits, the energy it removes is a
+    /// median 38–70 dB below the hit's, per class (rims and hats lose the most), measured on onnx-export's data.
     /// </summary>
     public const float DefaultFloorDb = -50f;
 
