@@ -243,10 +243,9 @@ def match_training(real_train, real_train_cls, ref_cls, rng):
     return real_train[idx], real_train_cls[idx]
 
 
-def run_name(sampler, steps, guidance, sigma_min=None, eta=0.0, guidance_max_sigma=None, default_sigma_min=None,
-             default_guidance_max_sigma=None) -> str:
-    """The report's row name of one sampling setting; parts equal to the run's defaults are left out, except the
-    guidance interval, which is always named when one is set (inf: guidance at every sigma)."""
+def run_name(sampler, steps, guidance, sigma_min=None, eta=0.0, guidance_max_sigma=None, default_sigma_min=None) -> str:
+    """The report's row name of one sampling setting: sigma_min only where it differs from the run's, eta for ddim,
+    the guidance interval whenever one is set and guidance is on (inf: guidance at every sigma)."""
     name = f"model {sampler} {steps} steps, guidance {guidance}"
     if sigma_min != default_sigma_min:
         name += f", sigma_min {sigma_min}"
