@@ -240,10 +240,18 @@ public sealed class RealEngineTests : IDisposable
         }
         Assert.Equal(4, h.Files().Length);
 
-        // The file's own reproduce line (one item, so a batch of one) gives the same bytes as the batched pack.
+        // The file's own reproduce line (one item, so a batch of one) gives the same hit as the batched pack, to the
+        // rounding of ONNX Runtime's CPU kernels, whose sums run in a batch-dependent order (measured: ≤ 4e-7).
         var again = Cli("generate", "--class", "snare", "--first-index", "1", "--count", "1", "--seed", "1", "--steps", "4", "--device", "cpu", "--model", model, "--out", h.P("again"));
         Assert.True(again.ExitCode == 0, again.Error);
-        Assert.Equal(File.ReadAllBytes(h.P("pack", "snare", "snare-1-1.wav")), File.ReadAllBytes(h.P("again", "snare", "snare-1-1.wav")));
+        var packed = StudioHarness.ReadWav(h.P("pack", "snare", "snare-1-1.wav")).channels[0];
+        var alone = StudioHarness.ReadWav(h.P("again", "snare", "snare-1-1.wav")).channels[0];
+        Assert.Equal(packed.Length, alone.Length);
+        for (int t = 0; t < packed.Length; t++) Assert.Equal(packed[t], alone[t], 1e-5f);
+        // The same command twice is bit-exact.
+        var twice = Cli("generate", "--class", "snare", "--first-index", "1", "--count", "1", "--seed", "1", "--steps", "4", "--device", "cpu", "--model", model, "--out", h.P("twice"));
+        Assert.True(twice.ExitCode == 0, twice.Error);
+        Assert.Equal(File.ReadAllBytes(h.P("again", "snare", "snare-1-1.wav")), File.ReadAllBytes(h.P("twice", "snare", "snare-1-1.wav")));
     }
 
     [ShippedModelFact]
