@@ -13,6 +13,8 @@ namespace DiffusionPlugin.Engine.Diffusion;
 /// </summary>
 public sealed class DiffusionOperations : IDiffusionOperations
 {
+    private const int MaxSteps = 10_000;
+
     /// <summary>Length of the raised-cosine crossfade at inpainting borders, in seconds.</summary>
     public const float InpaintCrossfadeSeconds = 0.005f;
 
@@ -193,7 +195,7 @@ public sealed class DiffusionOperations : IDiffusionOperations
         // Guidance in an interval also runs unguided steps (batch B instead of 2B): bind that shape too.
         if (options.Guidance != 1f && float.IsFinite(options.GuidanceMaxSigma))
             Generate(cond, seeds, length, options with { Steps = 1, Guidance = 1f }, output);
-        Buffer(ref _sigmas, Math.Clamp(options.Steps, 1, 10_000) + 1); // the schedule of a full run of these options
+        Buffer(ref _sigmas, Math.Clamp(options.Steps, 1, MaxSteps) + 1); // the schedule of a full run of these options
     }
 
     /// <summary>Checks the options, prepares the guided model for the batch and returns the sampler to run.</summary>
@@ -201,7 +203,7 @@ public sealed class DiffusionOperations : IDiffusionOperations
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Steps is < 1 or > 10_000) throw new ArgumentOutOfRangeException(nameof(options), options.Steps, "steps must be 1..10000");
+        if (options.Steps is < 1 or > MaxSteps) throw new ArgumentOutOfRangeException(nameof(options), options.Steps, $"steps must be 1..{MaxSteps}");
         if (!NoiseSchedules.IsKnown(options.Schedule)) throw new ArgumentException($"unknown schedule '{options.Schedule}' (expected karras or vp)", nameof(options));
         if (!(options.Eta >= 0) || !float.IsFinite(options.Eta)) throw new ArgumentOutOfRangeException(nameof(options), options.Eta, "eta must be finite and not negative");
         var sampler = Samplers.Get(options.Sampler);
@@ -211,7 +213,6 @@ public sealed class DiffusionOperations : IDiffusionOperations
             if (c.ClassId != DiffusionConditioning.Unconditional && (uint)c.ClassId >= (uint)classes)
                 throw new ArgumentOutOfRangeException(nameof(conditioning), c.ClassId, $"class id must be -1 or 0..{classes - 1}");
         }
-        if (!(options.GuidanceMaxSigma > 0)) throw new ArgumentOutOfRangeException(nameof(options), options.GuidanceMaxSigma, "guidance sigma limit must be positive");
         _model.Prepare(conditioning, length, options.Guidance, options.GuidanceMaxSigma);
         _noise.EnsureItems(conditioning.Length);
         _extras.Eta = options.Eta;

@@ -86,7 +86,7 @@ public sealed class GenerateCommand(StudioContext context) : StudioCommand<Gener
                     seeds[b] = unchecked(seed + (ulong)jobs[start + b].index);
                 }
                 model.Operations.Generate(cond.AsSpan(0, n), seeds.AsSpan(0, n), length, options, output.AsSpan(0, n * length));
-                // One-shots end as Diffusion Drums plays them: faded below −60 dB under the peak, then exact silence.
+                // One-shots end as Diffusion Drums plays them: faded 50 dB under the peak, then exact silence.
                 for (int b = 0; b < n; b++) OneShotTail.Finish(output.AsSpan(b * length, length), den.SampleRateHz);
                 for (int b = 0; b < n; b++)
                 {
