@@ -3,6 +3,7 @@
 Run: python3 -m diffusion_drums.export --checkpoint checkpoints/last.pt --out ../models/drums
 """
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -11,6 +12,8 @@ import sys
 import numpy as np
 import onnx
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from .params import CLASSES, NULL_CLASS_ID, Params
 from .model import EDMDenoiser, count_parameters
@@ -31,9 +34,40 @@ def example_inputs(p: Params, batch: int = 2, length: int = None, seed: int = 0)
     return x, sigma, class_id, velocity
 
 
+class Conv1dAs2d(nn.Module):
+    """A Conv1d computed as a Conv2d over [B, C, 1, T] with the same weights (same result to float rounding).
+
+    Why: ONNX Runtime's CPU provider rewrites 4-D convolutions into its blocked NCHWc layout and runs them with direct
+    AVX2/AVX-512 kernels; a 3-D (1-D) Conv stays on im2col + one matrix product per batch item. On the shipped drum
+    model (batch 8, 22528 samples, one thread) that made the whole call about 15 % faster, reorders included."""
+
+    def __init__(self, conv: nn.Conv1d):
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x):  # x: [B, C_in, T] -> [B, C_out, T']
+        c = self.conv
+        y = F.conv2d(x.unsqueeze(2), c.weight.unsqueeze(2), c.bias, stride=(1, c.stride[0]), padding=(0, c.padding[0]),
+                     dilation=(1, c.dilation[0]), groups=c.groups)  # [B, C_out, 1, T']
+        return y.squeeze(2)
+
+
+def for_onnx_runtime(model: EDMDenoiser, block: int = 16) -> EDMDenoiser:
+    """A copy of the model whose convolutions ONNX Runtime runs fastest on CPU: each Conv1d with a multiple of `block`
+    output channels becomes a Conv1dAs2d. Narrower ones (the band path's 8 bands and gains) stay 1-D: padded to a
+    block, the band filter ran no faster and its 8-channel full-rate output cost 3.6 ms more to reorder back."""
+    model = copy.deepcopy(model).eval()
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Conv1d) and child.out_channels % block == 0 and child.padding_mode == "zeros":
+                setattr(parent, name, Conv1dAs2d(child))
+    return model
+
+
 def export_onnx(model: EDMDenoiser, path: str, opset: int = 17):
-    """Trace and export with dynamic batch and length; checks the graph with onnx.checker."""
-    model = model.eval()
+    """Trace and export with dynamic batch and length; checks the graph with onnx.checker. The graph computes the
+    model's function with ONNX Runtime's fast CPU kernels in mind (for_onnx_runtime); the weights are the model's."""
+    model = for_onnx_runtime(model)
     args = example_inputs(model.p, batch=2, length=model.p.length_multiple * 4)
     torch.onnx.export(model, args, path, opset_version=opset, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
                       dynamic_axes={"x": {0: "batch", 2: "length"}, "sigma": {0: "batch"}, "class_id": {0: "batch"},

@@ -119,6 +119,13 @@ def run(model_path, feeds: dict):
             y = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + a.get("epsilon", 1e-5))
             shape = (1, -1) + (1,) * (x.ndim - 2)
             out = [(y * i[1].reshape(shape) + i[2].reshape(shape)).astype(np.float32)]
+        elif op == "Conv" and i[0].ndim == 4:  # a 1-D convolution written over [B, C, 1, T] (export.Conv1dAs2d)
+            assert i[0].shape[2] == 1 and i[1].shape[2] == 1 and set(a.get("dilations", [1, 1])) == {1}
+            pads = a.get("pads", [0, 0, 0, 0])
+            assert pads[0] == pads[2] == 0 and a.get("strides", [1, 1])[0] == 1
+            y = _conv1d(i[0][:, :, 0].astype(np.float64), i[1][:, :, 0].astype(np.float64), i[2] if len(i) > 2 else None,
+                        a.get("strides", [1, 1])[1], [pads[1], pads[3]], a.get("group", 1))
+            out = [y[:, :, None].astype(np.float32)]
         elif op == "Conv":
             k = i[1].shape[2]
             assert a.get("dilations", [1])[0] == 1 and len(a.get("kernel_shape", [k])) == 1

@@ -7,7 +7,7 @@ import torch
 
 from diffusion_drums.params import Params, CLASSES
 from diffusion_drums.model import EDMDenoiser
-from diffusion_drums.export import export_onnx, manifest, write_parity, example_inputs, DEFAULTS
+from diffusion_drums.export import export_onnx, for_onnx_runtime, Conv1dAs2d, manifest, write_parity, example_inputs, DEFAULTS
 import onnx_numpy
 
 TINY = dict(channels=(16, 32, 32), blocks=(1, 1, 1), emb_dim=32, clip_samples=1024)
@@ -53,6 +53,20 @@ def test_the_onnx_file_computes_what_torch_computes_at_other_shapes(exported, ba
         want = m(x, s, c, v).numpy()
     assert got["denoised"].shape == (batch, 1, length)
     assert np.abs(got["denoised"] - want).max() < 1e-4
+
+
+def test_the_copy_written_for_onnx_runtime_computes_the_same_with_its_wide_convolutions_in_2d(exported):
+    m, _, graph = exported
+    fast = for_onnx_runtime(m)
+    wide = [c for c in m.modules() if isinstance(c, torch.nn.Conv1d) and c.out_channels % 16 == 0]
+    assert len(wide) > 10 and sum(isinstance(c, Conv1dAs2d) for c in fast.modules()) == len(wide)
+    assert any(isinstance(c, torch.nn.Conv1d) for c in m.modules()), "the model itself is left as it was"
+    x, s, c, v = example_inputs(m.p, batch=3, length=1024, seed=5)
+    with torch.no_grad():
+        assert (fast(x, s, c, v) - m(x, s, c, v)).abs().max() < 1e-6
+    conv_ranks = [len(n.attribute[[a.name for a in n.attribute].index("kernel_shape")].ints)
+                  for n in graph.graph.node if n.op_type == "Conv"]
+    assert conv_ranks.count(2) == len(wide) and conv_ranks.count(1) == len(conv_ranks) - len(wide)
 
 
 def test_manifest_follows_the_contract():

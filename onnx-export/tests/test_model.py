@@ -123,6 +123,20 @@ def test_a_band_path_with_unit_gains_returns_its_input_and_a_fresh_one_returns_s
     assert torch.allclose(y[..., 32:-32], x[..., 32:-32], atol=1e-5)  # away from the zero-padded ends
 
 
+@pytest.mark.parametrize("patch,frames", [(64, 11), (8, 1), (2, 5)])
+def test_per_sample_gains_are_the_linear_interpolation_between_patch_centres(patch, frames):
+    from diffusion_drums.model import per_sample_gains
+    g = torch.randn(2, 3, frames, dtype=torch.float64)
+    want = torch.nn.functional.interpolate(g, scale_factor=float(patch), mode="linear", align_corners=False)
+    got = per_sample_gains(g, patch)
+    assert got.shape == (2, 3, frames, patch)
+    got = got.reshape(want.shape)
+    assert torch.allclose(got, want, atol=1e-12)
+    flat_start, flat_end = got[..., : patch // 2], got[..., -(patch // 2):]
+    assert torch.allclose(flat_start, g[..., :1].expand_as(flat_start), atol=1e-12)
+    assert torch.allclose(flat_end, g[..., -1:].expand_as(flat_end), atol=1e-12)
+
+
 def test_a_checkpoint_from_before_the_band_path_still_loads():
     old = {k: v for k, v in Params(**TINY).to_dict().items() if not k.startswith("band_")}
     p = Params.from_dict(old)
