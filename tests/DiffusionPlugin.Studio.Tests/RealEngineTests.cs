@@ -255,6 +255,17 @@ public sealed class RealEngineTests : IDisposable
     }
 
     [ShippedModelFact]
+    public void The_studio_reads_the_shipped_manifest_as_the_engine_loads_it()
+    {
+        string model = RepoModels.Shipped()!;
+        var engine = DiffusionPlugin.Engine.Diffusion.ModelManifest.Load(model);
+        var lenient = ManifestInfo.Read(model);
+        Assert.Equal(ManifestInfo.From(engine) with { Classes = lenient.Classes }, lenient);
+        Assert.Equal(engine.Classes, lenient.Classes);
+        Assert.Equal(1f, lenient.Defaults.GuidanceMaxSigma);   // the shipped model guides only at sigma <= 1
+    }
+
+    [ShippedModelFact]
     public void Render_on_the_shipped_model_is_deterministic()
     {
         string model = RepoModels.Shipped()!;

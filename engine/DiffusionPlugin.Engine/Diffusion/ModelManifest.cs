@@ -168,16 +168,27 @@ public sealed record ManifestOutputs
     public string Denoised { get; init; } = "denoised";
 }
 
-/// <summary>The sampling the model was tuned for.</summary>
+/// <summary>The sampling the model was tuned for. Every field may be left out of a manifest; it then keeps the value here.</summary>
+/// <remarks>
+/// Settable, not init-only, on purpose: the source-generated JSON reader fills init-only properties through one object
+/// initialiser and so sets every absent one to 0 or null (a manifest with <c>"defaults": { "steps": 6 }</c> came out with
+/// no sampler and guidance 0); with setters it constructs the record first, so the initialisers below stand.
+/// </remarks>
 public sealed record ManifestDefaults
 {
-    public string Sampler { get; init; } = "dpmpp_2m";
-    public string Schedule { get; init; } = "karras";
-    public int Steps { get; init; } = 8;
-    public float Guidance { get; init; } = 1f;
+    public string Sampler { get; set; } = "dpmpp_2m";
+    public string Schedule { get; set; } = "karras";
+    public int Steps { get; set; } = 8;
+    public float Guidance { get; set; } = 1f;
     /// <summary>See <see cref="SamplingOptions.GuidanceMaxSigma"/>; absent (null) = guidance at every step.</summary>
-    /// <remarks>Nullable because the source-generated reader sets an absent init-only value to 0, not to its initialiser.</remarks>
-    public float? GuidanceMaxSigma { get; init; }
+    public float? GuidanceMaxSigma { get; set; }
+
+    /// <summary>
+    /// Reads a manifest's <c>defaults</c> object on its own, as the full manifest reader does (absent fields keep their
+    /// defaults). Throws <see cref="JsonException"/> when a field has the wrong type. Any thread.
+    /// </summary>
+    public static ManifestDefaults FromJson(JsonElement defaults) =>
+        defaults.Deserialize(ManifestJsonContext.Default.ManifestDefaults) ?? new ManifestDefaults();
 
     /// <summary>These defaults as <see cref="SamplingOptions"/>.</summary>
     public SamplingOptions ToSamplingOptions() => new()

@@ -15,18 +15,7 @@ public sealed class EngineBackend : IStudioBackend
         try
         {
             var m = denoiser.Manifest;
-            var info = new ManifestInfo
-            {
-                Name = m.Name,
-                ModelFile = m.Model,
-                SampleRateHz = m.SampleRateHz,
-                Classes = m.Classes,
-                Parameterization = m.Parameterization,
-                Defaults = m.Defaults.ToSamplingOptions(),
-                TrainingData = m.Training is { ValueKind: System.Text.Json.JsonValueKind.Object } t
-                               && t.TryGetProperty("data", out var d) && d.ValueKind == System.Text.Json.JsonValueKind.String ? d.GetString() : null,
-                IsAnalytic = m.Analytic is not null,
-            };
+            var info = ManifestInfo.From(m);
             string provider = denoiser.ActiveDevice == ExecutionDevice.Cuda ? "CUDA" : "CPU";
             string reason = $"{denoiser.DeviceReason}; {denoiser.IntraOpThreads} intra-op thread(s)";
             return new LoadedModel(DiffusionModel.Over(denoiser, ownsDenoiser: true), m.ManifestPath, info, provider, reason);

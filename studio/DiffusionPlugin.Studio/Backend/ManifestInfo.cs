@@ -34,12 +34,14 @@ public sealed record ManifestInfo
             var defaults = new SamplingOptions();
             if (root.TryGetProperty("defaults", out var d) && d.ValueKind == JsonValueKind.Object)
             {
-                if (Str(d, "sampler") is { } s) defaults = defaults with { Sampler = s };
-                if (Str(d, "schedule") is { } sc) defaults = defaults with { Schedule = sc };
-                if (d.TryGetProperty("steps", out var st) && st.TryGetInt32(out int steps)) defaults = defaults with { Steps = steps };
-                if (d.TryGetProperty("guidance", out var g) && g.TryGetSingle(out float guidance)) defaults = defaults with { Guidance = guidance };
-                if (d.TryGetProperty("guidanceMaxSigma", out var gm) && gm.TryGetSingle(out float limit) && limit > 0)
-                    defaults = defaults with { GuidanceMaxSigma = limit };
+                // The engine's own reader of the block, so both agree on names and on what an absent field means;
+                // lenient here: a block it cannot read leaves the studio's defaults, the engine reports it on load.
+                try
+                {
+                    var read = ManifestDefaults.FromJson(d);
+                    defaults = (read.GuidanceMaxSigma is > 0 ? read : read with { GuidanceMaxSigma = null }).ToSamplingOptions();
+                }
+                catch (JsonException) { }
             }
             string? training = null;
             if (root.TryGetProperty("training", out var t) && t.ValueKind == JsonValueKind.Object) training = Str(t, "data");
@@ -58,6 +60,19 @@ public sealed record ManifestInfo
             };
         }
     }
+
+    /// <summary>What the studio shows of a manifest the engine has loaded and validated.</summary>
+    public static ManifestInfo From(ModelManifest m) => new()
+    {
+        Name = m.Name,
+        ModelFile = m.Model,
+        SampleRateHz = m.SampleRateHz,
+        Classes = m.Classes,
+        Parameterization = m.Parameterization,
+        Defaults = m.Defaults.ToSamplingOptions(),
+        TrainingData = m.Training is { ValueKind: JsonValueKind.Object } t ? Str(t, "data") : null,
+        IsAnalytic = m.Analytic is not null,
+    };
 
     static string? Str(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

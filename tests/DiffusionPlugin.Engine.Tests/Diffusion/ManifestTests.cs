@@ -36,6 +36,19 @@ public class ManifestTests
         Assert.Equal(1f, tuned.GuidanceMaxSigma);
         Assert.Equal(6, tuned.Steps);
         Assert.Equal(2f, tuned.Guidance);
+        Assert.Equal("dpmpp_2m", tuned.Sampler);   // left out of the block: the default, not empty
+        Assert.Equal("karras", tuned.Schedule);
+    }
+
+    [Fact]
+    public void A_defaults_block_read_on_its_own_keeps_the_defaults_of_the_fields_it_leaves_out()
+    {
+        var partial = ManifestDefaults.FromJson(System.Text.Json.JsonDocument.Parse("""{ "steps": 6, "guidanceMaxSigma": 1.0 }""").RootElement);
+        Assert.Equal(new ManifestDefaults { Steps = 6, GuidanceMaxSigma = 1f }, partial);
+        Assert.Equal(new ManifestDefaults(), ManifestDefaults.FromJson(System.Text.Json.JsonDocument.Parse("{}").RootElement));
+        Assert.Equal(float.PositiveInfinity, new ManifestDefaults().ToSamplingOptions().GuidanceMaxSigma);
+        Assert.Throws<System.Text.Json.JsonException>(() =>
+            ManifestDefaults.FromJson(System.Text.Json.JsonDocument.Parse("""{ "steps": "many" }""").RootElement));
     }
 
     [Fact]
