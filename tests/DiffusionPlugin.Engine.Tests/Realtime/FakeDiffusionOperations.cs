@@ -24,6 +24,8 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     public int DelayMs { get; set; }
     /// <summary>When set, model calls wait until it is set (simulates a model that cannot keep up at all).</summary>
     public ManualResetEventSlim? Gate { get; set; }
+    /// <summary>When set, each model call goes through it: the test lets the worker's calls through one by one.</summary>
+    public ModelCallGate? CallGate { get; set; }
     /// <summary>Model calls after this many throw (−1 = never).</summary>
     public int FailAfterCalls { get; set; } = -1;
     public int Calls => Volatile.Read(ref _calls);
@@ -54,6 +56,7 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
         int n = Interlocked.Increment(ref _calls);
         if (FailAfterCalls >= 0 && n > FailAfterCalls) throw new InvalidOperationException("fake model failure");
         Gate?.Wait(TimeSpan.FromSeconds(30));
+        CallGate?.Enter();
         if (DelayMs > 0) Thread.Sleep(DelayMs);
     }
 
