@@ -284,6 +284,36 @@ def build_folder(p: Params, data_dir: str, log=print):
     return clips, cls, vel, kit, src, dropped
 
 
+def find_duplicates(clips, cls, kit, src, held_out, min_corr: float = 0.999, max_level_db: float = 0.5):
+    """Clips that repeat another clip of the same class: the same waveform (normalised correlation at lag 0 over the
+    whole clip > min_corr) at the same level (within max_level_db). Returns (indices to drop, one log line each).
+
+    Why: Debian's kits share samples. "The Black Pearl 1.0" repeats GMRockKit's (same author) for 82 of its hits, and
+    some kits use one file for two instruments; such a repeat weighs one kit's sound twice and, between a training and
+    a held-out kit, would make a "held-out" hit one the model trained on. The first clip in build order is kept, except
+    that a held-out clip always beats a training one (the training copy goes). The same sound at another level is kept:
+    that is a velocity layer, which the velocity conditioning learns from."""
+    if not clips:
+        return [], []
+    x = np.stack(clips).astype(np.float64)
+    norm = np.linalg.norm(x, axis=1)
+    unit = x / np.maximum(norm, 1e-12)[:, None]
+    cls, held = np.asarray(cls), np.array([k in held_out for k in kit])
+    order = sorted(range(len(clips)), key=lambda i: (not held[i], i))  # held-out clips claim their sound first
+    kept_by_class, drop, lines = {}, [], []
+    for i in order:
+        kept = kept_by_class.setdefault(int(cls[i]), [])
+        for j in kept:
+            if unit[i] @ unit[j] > min_corr and abs(20 * np.log10(max(norm[i], 1e-12) / max(norm[j], 1e-12))) < max_level_db:
+                drop.append(i)
+                lines.append(f"{kit[i]}: {os.path.basename(src[i])} repeats {src[j]} (same sound and level)")
+                break
+        else:
+            kept.append(i)
+    pairs = sorted(zip(drop, lines))
+    return [i for i, _ in pairs], [line for _, line in pairs]
+
+
 def build_cache(p: Params, out_path: str, hydrogen_dir: str = HYDROGEN_DIR, data_dir: str = None,
                 held_out=None, with_general: bool = True, general_per_program: int = 6, log=print):
     """Build the dataset cache (.npz + .json provenance beside it). Returns the provenance dict."""
@@ -297,6 +327,17 @@ def build_cache(p: Params, out_path: str, hydrogen_dir: str = HYDROGEN_DIR, data
             held_out = [k for k in kits[len(kits) - max(1, len(kits) // 8):]] if len(kits) > 1 else []
     else:
         clips, cls, vel, kit, src, prov, dropped = build_hydrogen(p, hydrogen_dir, held_out, log)
+    repeats, lines = find_duplicates(clips, cls, kit, src, held_out)
+    for i in repeats:
+        for k in prov:
+            if k["kit"] == kit[i]:
+                name = CLASSES[cls[i]]
+                k["hits"][name] -= 1
+                if k["hits"][name] == 0:
+                    del k["hits"][name]
+    dropped += lines
+    keep = sorted(set(range(len(clips))) - set(repeats))
+    clips, cls, vel, kit, src = ([seq[i] for i in keep] for seq in (clips, cls, vel, kit, src))
     if with_general:
         with tempfile.TemporaryDirectory() as td:
             for prog, audio in render_general(td, p.sample_rate_hz, rng):
@@ -340,11 +381,15 @@ def write_data_md(meta: dict, path: str):
             lic = DEBIAN_LICENCES.get(k["kit"], lic)
         hits = ", ".join(f"{c} {n}" for c, n in sorted(k["hits"].items()))
         L.append(f"| {k['kit']} | {k['author']} | {lic} | {'yes' if k['heldOut'] else 'no'} | {hits} |")
-    L += ["", "GMRockKit and The Black Pearl 1.0 share most samples (81 of 86 hits correlate > 0.9); both are in the",
-          "training split. The held-out kits share no sample with any training kit (max normalised correlation < 0.9).",
+    repeats = sum(" repeats " in d for d in meta["dropped"])
+    L += ["", "Kits share samples (The Black Pearl 1.0 repeats most of GMRockKit's) and some use one file for two",
+          f"instruments: the cache keeps each sound once per class and level ({repeats} repeats dropped, listed below;",
+          "`dataset.find_duplicates`). The held-out kits share no sample with any training kit (max normalised",
+          "correlation < 0.9).",
           "", "The model weights are derived from GPL-2/GPL-2+, CC-BY 3.0, CC-BY-SA 3.0 and CC0 recordings; ship the",
-          "licence table with them.", "", f"## Dropped instruments ({len(meta['dropped'])})", "",
-          "Empty slots, numbered placeholders pointing at emptySample.flac, snare rolls, loop slices (`Sample: beats_*`), missing files:", ""]
+          "licence table with them.", "", f"## Dropped instruments and repeated samples ({len(meta['dropped'])})", "",
+          "Empty slots, numbered placeholders pointing at emptySample.flac, snare rolls, loop slices (`Sample: beats_*`),",
+          "missing files; then samples that repeat another clip of the same class at the same level:", ""]
     L += [f"- {d}" for d in meta["dropped"]]
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")

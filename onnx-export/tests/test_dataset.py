@@ -6,7 +6,7 @@ import soundfile as sf
 
 from diffusion_drums.params import CLASSES, Params
 from diffusion_drums.dataset import (map_instrument, read_kit, to_clip, build_cache, ClipSet, BatchSampler,
-                                     write_midi, build_folder)
+                                     write_midi, build_folder, find_duplicates)
 
 
 @pytest.mark.parametrize("name,cls", [
@@ -28,14 +28,14 @@ def test_empty_slots_rolls_and_loops_are_dropped(name):
     assert map_instrument(name) is None
 
 
-def _write_kit(root, name, sr=48000, licence="CC0"):
+def _write_kit(root, name, sr=48000, licence="CC0", tone_hz=180.0, noise_seed=0):
     d = os.path.join(root, name)
     os.makedirs(d)
     t = np.arange(int(0.3 * sr)) / sr
-    hit = (np.sin(2 * np.pi * 180 * t) * np.exp(-t / 0.05)).astype(np.float32)
+    hit = (np.sin(2 * np.pi * tone_hz * t) * np.exp(-t / 0.05)).astype(np.float32)
     sf.write(os.path.join(d, "soft.wav"), np.concatenate([np.zeros(1000, np.float32), 0.25 * hit]), sr)
     sf.write(os.path.join(d, "hard.flac"), np.stack([hit, hit], 1), sr)
-    sf.write(os.path.join(d, "hat.wav"), np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1, sr)
+    sf.write(os.path.join(d, "hat.wav"), np.random.default_rng(noise_seed).standard_normal(4000).astype(np.float32) * 0.1, sr)
     xml = f"""<?xml version="1.0" encoding="UTF-8"?>
 <drumkit_info xmlns="http://www.hydrogen-music.org/drumkit"><name>{name}</name><author>me</author>
 <license>{licence}</license><instrumentList>
@@ -65,8 +65,8 @@ def test_to_clip_trims_leading_silence_and_pads_to_length():
 
 
 def test_cache_resamples_normalises_per_instrument_and_holds_out_whole_kits(tmp_path):
-    for k in ["KitA", "KitB"]:
-        _write_kit(str(tmp_path / "h"), k)
+    _write_kit(str(tmp_path / "h"), "KitA")
+    _write_kit(str(tmp_path / "h"), "KitB", tone_hz=230.0, noise_seed=1)
     p = Params(clip_samples=4096)
     out = str(tmp_path / "cache.npz")
     meta = build_cache(p, out, hydrogen_dir=str(tmp_path / "h"), held_out=["KitB"], with_general=False, log=lambda s: None)
@@ -113,3 +113,33 @@ def test_batches_are_class_balanced_and_softer_hits_get_lower_velocity():
     assert 0.35 < (c == 1).mean() < 0.65
     peak = np.abs(x[:, :100]).max(1)
     assert np.allclose(peak / 0.5, v, atol=1e-5)
+
+
+def test_a_sound_another_kit_already_gave_is_kept_once_and_a_held_out_kit_keeps_its_copy():
+    rng = np.random.default_rng(3)
+    hit = lambda: (rng.standard_normal(2048) * np.exp(-np.arange(2048) / 300)).astype(np.float32)
+    snare, kick, tom = hit(), hit(), hit()
+    clips = [snare, kick, snare.copy(), 0.5 * snare, tom, tom + 1e-4 * hit(), kick.copy(), tom.copy()]
+    cls = [1, 0, 1, 1, 4, 4, 4, 4]  # the kick's sound again, but filed as a tom: another class, kept
+    kit = ["A", "A", "B", "B", "A", "B", "C", "Held"]
+    src = [f"{k}/{i}.wav" for i, k in enumerate(kit)]
+    drop, lines = find_duplicates(clips, cls, kit, src, held_out=["Held"])
+    # 2: kit B's snare is kit A's; 3: the same snare 6 dB down is a velocity layer, kept;
+    # 4 and 5: kit A's and kit B's tom are the held-out kit's tom (5 with a trace of noise): the training copies go
+    assert drop == [2, 4, 5]
+    assert lines[drop.index(2)] == "B: 2.wav repeats A/0.wav (same sound and level)"
+    assert all("repeats Held/7.wav" in lines[drop.index(i)] for i in (4, 5))
+    assert find_duplicates([], [], [], [], held_out=[]) == ([], [])
+
+
+def test_the_cache_keeps_a_kit_that_repeats_another_kits_samples_only_for_what_it_adds(tmp_path):
+    _write_kit(str(tmp_path / "h"), "KitA")
+    _write_kit(str(tmp_path / "h"), "KitCopy", noise_seed=2)  # KitA's kick layers, its own hat
+    meta = build_cache(Params(clip_samples=4096), str(tmp_path / "c.npz"), hydrogen_dir=str(tmp_path / "h"), held_out=[],
+                       with_general=False, log=lambda s: None)
+    data = ClipSet(str(tmp_path / "c.npz"))
+    assert sorted(zip(data.kit.tolist(), data.class_id.tolist())) == sorted(
+        [("KitA", 0), ("KitA", 0), ("KitA", 5), ("KitCopy", 5)])
+    assert {k["kit"]: k["hits"] for k in meta["kits"]} == {"KitA": {"kick": 2, "hihat_closed": 1},
+                                                           "KitCopy": {"hihat_closed": 1}}
+    assert sum("KitCopy: " in d and "repeats KitA/" in d for d in meta["dropped"]) == 2
