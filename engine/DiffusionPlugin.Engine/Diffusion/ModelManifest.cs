@@ -123,6 +123,10 @@ public sealed record ModelManifest
             Fail($"clipSamples {ClipSamples} must be positive and a multiple of lengthMultiple {LengthMultiple}");
         if (Classes is null || Classes.Length == 0) Fail("manifest lists no classes");
         if (NullClassId < 0) Fail($"nullClassId {NullClassId} is negative");
+        // A left-out nullClassId reads as 0; with class conditioning that would make guidance's unconditional branch
+        // play the first class (a kick), so it is refused rather than guessed.
+        if (Conditioning.Class && Classes is { Length: > 0 } && NullClassId < Classes.Length)
+            Fail($"nullClassId {NullClassId} is the class '{Classes[NullClassId]}': the unconditional (null) class must come after the {Classes.Length} classes");
         if (Parameterization is not ("edm" or "eps" or "v"))
             Fail($"unknown parameterization '{Parameterization}' (expected edm, eps or v)");
         if (!(SigmaData > 0) || !float.IsFinite(SigmaData)) Fail($"sigmaData {SigmaData} must be positive");

@@ -41,6 +41,21 @@ public class ManifestTests
     }
 
     [Fact]
+    public void A_class_conditioned_manifest_whose_null_class_is_one_of_its_classes_is_refused_by_name()
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(TestModels.AnalyticManifest))!.AsObject();
+        node["classes"] = new System.Text.Json.Nodes.JsonArray("kick", "snare");
+        node["conditioning"] = new System.Text.Json.Nodes.JsonObject { ["class"] = true, ["velocity"] = false };
+        node.Remove("nullClassId");   // left out: reads as 0, the kick
+        var e = Assert.Throws<ModelLoadException>(() =>
+            ModelManifest.Parse(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString()), TestModels.AnalyticManifest));
+        Assert.Contains("nullClassId 0 is the class 'kick'", e.Message);
+
+        node["nullClassId"] = 2;
+        Assert.Equal(2, ModelManifest.Parse(System.Text.Encoding.UTF8.GetBytes(node.ToJsonString()), TestModels.AnalyticManifest).NullClassId);
+    }
+
+    [Fact]
     public void A_defaults_block_read_on_its_own_keeps_the_defaults_of_the_fields_it_leaves_out()
     {
         var partial = ManifestDefaults.FromJson(System.Text.Json.JsonDocument.Parse("""{ "steps": 6, "guidanceMaxSigma": 1.0 }""").RootElement);
