@@ -126,6 +126,9 @@ def main(argv=None):
     ap.add_argument("--params", default=None, help='JSON overrides of Params for a fresh run, e.g. {"channels": [32, 64, 128]}')
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--save-every-s", type=float, default=300)
+    ap.add_argument("--snapshot-every-min", type=float, default=0,
+                    help="also keep a copy of the checkpoint every this many minutes of training time, as "
+                         "snapshot-<minutes>min-step<step>.pt (0 = none): evaluate them for a quality-vs-training-time curve")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -176,6 +179,8 @@ def main(argv=None):
     gen = torch.Generator().manual_seed(p.seed + step)
     t0 = time.time()
     t_save = t0
+    snap_s = 60 * a.snapshot_every_min
+    next_snap = (math.floor(elapsed0 / snap_s) + 1) * snap_s if snap_s > 0 else math.inf  # training time, earlier runs included
     budget = a.minutes * 60
     run_avg = None
     while True:
@@ -210,6 +215,10 @@ def main(argv=None):
                 left = min(left, (a.steps - step) / max(step_rate, 1e-9))
             print(f"step {step} loss {loss.item():.4f} avg {run_avg:.4f} lr {lr:.2e} "
                   f"{rate:.2f} steps/s elapsed {el / 60:.1f} min ETA {max(left, 0) / 60:.1f} min", flush=True)
+        trained = elapsed0 + time.time() - t0
+        if trained >= next_snap:
+            save(os.path.join(a.ckpt_dir, f"snapshot-{trained / 60:06.1f}min-step{step:06d}.pt"), model, ema, opt, step, p, data_meta, trained)
+            next_snap = (math.floor(trained / snap_s) + 1) * snap_s
         if time.time() - t_save > a.save_every_s:
             save(last, model, ema, opt, step, p, data_meta, elapsed0 + time.time() - t0)
             t_save = time.time()

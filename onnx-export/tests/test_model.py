@@ -80,6 +80,21 @@ def test_training_saves_a_resumable_checkpoint_with_its_hyperparameters(tmp_path
     assert torch.load(tmp_path / "ck" / "last.pt")["step"] == 5
 
 
+def test_training_keeps_snapshots_at_its_time_marks_beside_the_last_checkpoint(tmp_path):
+    cache = str(tmp_path / "c.npz")
+    _tiny_cache(cache)
+    train.main(["--cache", cache, "--ckpt-dir", str(tmp_path / "ck"), "--steps", "3", "--batch-size", "4",
+                "--params", json.dumps({**TINY, "channels": [16, 32, 32], "blocks": [1, 1, 1]}), "--device", "cpu",
+                "--precision", "fp32", "--snapshot-every-min", "1e-9"])  # a mark passes at every step
+    snaps = sorted(p for p in os.listdir(tmp_path / "ck") if p.startswith("snapshot-"))
+    steps = [torch.load(tmp_path / "ck" / p)["step"] for p in snaps]
+    assert steps == [1, 2, 3] and snaps[0] == "snapshot-0000.0min-step000001.pt"
+    train.main(["--cache", cache, "--ckpt-dir", str(tmp_path / "no"), "--steps", "2", "--batch-size", "4",
+                "--params", json.dumps({**TINY, "channels": [16, 32, 32], "blocks": [1, 1, 1]}), "--device", "cpu",
+                "--precision", "fp32"])
+    assert os.listdir(tmp_path / "no") == ["last.pt"]  # none unless asked for
+
+
 def test_a_nan_loss_stops_training_with_an_error(tmp_path):
     cache = str(tmp_path / "c.npz")
     _tiny_cache(cache, nan=True)
