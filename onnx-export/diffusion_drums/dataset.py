@@ -288,28 +288,30 @@ def find_duplicates(clips, cls, kit, src, held_out, min_corr: float = 0.999, max
     """Clips that repeat another clip of the same class: the same waveform (normalised correlation at lag 0 over the
     whole clip > min_corr) at the same level (within max_level_db). Returns (indices to drop, one log line each).
 
-    Why: Debian's kits share samples. "The Black Pearl 1.0" repeats GMRockKit's (same author) for 82 of its hits, and
+    Why: Debian's kits share samples. "The Black Pearl 1.0" repeats GMRockKit's (same author) for 81 of its hits, and
     some kits use one file for two instruments; such a repeat weighs one kit's sound twice and, between a training and
     a held-out kit, would make a "held-out" hit one the model trained on. The first clip in build order is kept, except
     that a held-out clip always beats a training one (the training copy goes). The same sound at another level is kept:
     that is a velocity layer, which the velocity conditioning learns from."""
     if not clips:
         return [], []
-    x = np.stack(clips).astype(np.float64)
-    norm = np.linalg.norm(x, axis=1)
-    unit = x / np.maximum(norm, 1e-12)[:, None]
     cls, held = np.asarray(cls), np.array([k in held_out for k in kit])
-    order = sorted(range(len(clips)), key=lambda i: (not held[i], i))  # held-out clips claim their sound first
-    kept_by_class, drop, lines = {}, [], []
-    for i in order:
-        kept = kept_by_class.setdefault(int(cls[i]), [])
-        for j in kept:
-            if unit[i] @ unit[j] > min_corr and abs(20 * np.log10(max(norm[i], 1e-12) / max(norm[j], 1e-12))) < max_level_db:
+    drop, lines = [], []
+    for c in np.unique(cls):  # one class at a time: memory and work grow with the largest class, not the whole set
+        members = sorted(np.flatnonzero(cls == c), key=lambda i: (not held[i], i))  # held-out clips claim their sound first
+        x = np.stack([clips[i] for i in members]).astype(np.float64)  # [n, L]
+        norm = np.maximum(np.linalg.norm(x, axis=1), 1e-12)
+        corr = (x / norm[:, None]) @ (x / norm[:, None]).T  # [n, n] normalised correlation at lag 0
+        same_level = np.abs(20 * np.log10(norm[:, None] / norm[None, :])) < max_level_db
+        repeats = (corr > min_corr) & same_level
+        kept = []
+        for a, i in enumerate(members):
+            j = next((b for b in kept if repeats[a, b]), None)
+            if j is None:
+                kept.append(a)
+            else:
                 drop.append(i)
-                lines.append(f"{kit[i]}: {os.path.basename(src[i])} repeats {src[j]} (same sound and level)")
-                break
-        else:
-            kept.append(i)
+                lines.append(f"{kit[i]}: {os.path.basename(src[i])} repeats {src[members[j]]} (same sound and level)")
     pairs = sorted(zip(drop, lines))
     return [i for i, _ in pairs], [line for _, line in pairs]
 
