@@ -12,6 +12,9 @@ velocity [batch]; output denoised [batch,1,length]); class and velocity are acce
 Two more variants output the same denoiser in the other parameterisations the contract allows, so the engine's
 conversions are tested too: "eps" (eps_hat = (x - D)/sigma) and "v" (v_hat = (c_skip*x - D)/c_out, EDM's
 c_skip = sd^2/(sigma^2+sd^2), c_out = sigma*sd/sqrt(sigma^2+sd^2)).
+A fourth folder, analytic-gaussian-autoguided, pairs the model with a guide (guide.onnx: the same denoiser for mean
+GUIDE_MU) under a manifest "guide" block, so autoguidance's D = D_guide + w (D - D_guide) has a closed form too: above
+the guide's minSigma it is the denoiser for mean w*MU - (w-1)*GUIDE_MU.
 
 Run:  /usr/bin/python3 onnx-export/analytic/build_analytic_gaussian.py [models-test-dir]
 Default output: models/test/analytic-gaussian{,-eps,-v}/ (model.onnx + manifest.json each).
@@ -29,6 +32,8 @@ SIGMA_DATA = 0.5
 SAMPLE_RATE_HZ = 44100
 CLIP_SAMPLES = 4096
 OPSET = 17
+GUIDE_MU = -0.3
+GUIDE = {"model": "guide.onnx", "weight": 2.0, "minSigma": 1.0}
 
 
 def build_graph(mu: float, sigma_data: float, parameterization: str = "edm") -> onnx.ModelProto:
@@ -111,6 +116,14 @@ def manifest(mu: float, sigma_data: float, parameterization: str = "edm") -> dic
 def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(os.path.join(here, "..", "..", "models", "test"))
+    guided = os.path.join(root, "analytic-gaussian-autoguided")
+    os.makedirs(guided, exist_ok=True)
+    onnx.save(build_graph(MU, SIGMA_DATA), os.path.join(guided, "model.onnx"))
+    onnx.save(build_graph(GUIDE_MU, SIGMA_DATA), os.path.join(guided, "guide.onnx"))
+    with open(os.path.join(guided, "manifest.json"), "w") as f:
+        json.dump({**manifest(MU, SIGMA_DATA), "name": "analytic-gaussian-autoguided", "guide": GUIDE}, f, indent=2)
+        f.write("\n")
+    print(f"wrote {guided}/model.onnx, guide.onnx and manifest.json")
     for parameterization in ("edm", "eps", "v"):
         out_dir = os.path.join(root, "analytic-gaussian" + ("" if parameterization == "edm" else "-" + parameterization))
         os.makedirs(out_dir, exist_ok=True)

@@ -18,7 +18,7 @@ from scipy import linalg
 
 from .params import CLASSES, NULL_CLASS_ID
 from .dataset import ClipSet
-from .sampling import generate
+from .sampling import generate, Autoguided
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SR = 44100
@@ -243,10 +243,15 @@ def match_training(real_train, real_train_cls, ref_cls, rng):
     return real_train[idx], real_train_cls[idx]
 
 
-def run_name(sampler, steps, guidance, sigma_min=None, eta=0.0, guidance_max_sigma=None, default_sigma_min=None) -> str:
+def run_name(sampler, steps, guidance, sigma_min=None, eta=0.0, guidance_max_sigma=None, default_sigma_min=None,
+             autoguidance=None) -> str:
     """The report's row name of one sampling setting: sigma_min only where it differs from the run's, eta for ddim,
-    the guidance interval whenever one is set and guidance is on (inf: guidance at every sigma)."""
+    the guidance interval whenever one is set and guidance is on (inf: guidance at every sigma); autoguidance:
+    (weight, min sigma, guide's training steps) when the row's model is autoguided (sampling.Autoguided)."""
     name = f"model {sampler} {steps} steps, guidance {guidance}"
+    if autoguidance is not None:
+        w, lo, guide_steps = autoguidance
+        name = f"model {sampler} {steps} steps, autoguidance {w:g} above σ {lo:g} (guide: {guide_steps} steps), guidance {guidance}"
     if sigma_min != default_sigma_min:
         name += f", sigma_min {sigma_min}"
     if sampler == "ddim":
@@ -259,9 +264,11 @@ def run_name(sampler, steps, guidance, sigma_min=None, eta=0.0, guidance_max_sig
 
 def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, seed: int = 0, log=print,
         extra_guidance=(), sigma_min=None, extra_sigma_min=(), extra_eta=(), guidance_max_sigma=None,
-        extra_guidance_max_sigma=()):
+        extra_guidance_max_sigma=(), guide=None, autoguidance=()):
     """guidance_max_sigma: the guidance interval of every row (None: every sigma); extra_guidance_max_sigma: more
-    intervals tried at the middle step count (inf = guidance at every sigma)."""
+    intervals tried at the middle step count (inf = guidance at every sigma). guide: (model, its training steps), a
+    weaker model for the autoguidance rows at the middle step count, one per (weight, min sigma, classifier-free
+    guidance) in autoguidance."""
     rng = np.random.default_rng(seed)
     tr_a, tr_c, _, _ = data.split(held=False)
     ref_a, ref_c, ref_v, ref_k = data.split(held=True)
@@ -276,21 +283,22 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
     timing = {}
     mid = steps_list[len(steps_list) // 2]
     gms = guidance_max_sigma
-    runs = ([(sampler, s, guidance, sigma_min, 0.0, gms) for s in steps_list]
-            + [(sampler, mid, g, sigma_min, 0.0, gms) for g in extra_guidance]
-            + [(sampler, mid, guidance, m, 0.0, gms) for m in extra_sigma_min]
-            + [("ddim", mid, guidance, sigma_min, e, gms) for e in extra_eta]
-            + [(sampler, mid, guidance, sigma_min, 0.0, x) for x in extra_guidance_max_sigma])
-    for smp, steps, g, smin, eta, gmax in runs:
+    runs = ([(sampler, s, guidance, sigma_min, 0.0, gms, None) for s in steps_list]
+            + [(sampler, mid, g, sigma_min, 0.0, gms, None) for g in extra_guidance]
+            + [(sampler, mid, guidance, m, 0.0, gms, None) for m in extra_sigma_min]
+            + [("ddim", mid, guidance, sigma_min, e, gms, None) for e in extra_eta]
+            + [(sampler, mid, guidance, sigma_min, 0.0, x, None) for x in extra_guidance_max_sigma]
+            + ([(sampler, mid, cfg, sigma_min, 0.0, gms, (w, lo, guide[1])) for w, lo, cfg in autoguidance] if guide else []))
+    for smp, steps, g, smin, eta, gmax, ag in runs:
         t = time.time()
         outs = []
         limit = None if gmax is None or math.isinf(gmax) else gmax
         for b in range(0, len(gen_idx), 32):
-            outs.append(generate(model, cls_t[b:b + 32], vel_t[b:b + 32], ref_a.shape[1], steps, smp, g,
+            outs.append(generate(model if ag is None else Autoguided(model, guide[0], ag[0], ag[1]), cls_t[b:b + 32], vel_t[b:b + 32], ref_a.shape[1], steps, smp, g,
                                  seed=seed + b, sigma_min=smin, null_class_id=NULL_CLASS_ID, eta=eta,
                                  guidance_max_sigma=limit).numpy())
         audio = np.concatenate(outs)
-        name = run_name(smp, steps, g, smin, eta, gmax, sigma_min)
+        name = run_name(smp, steps, g, smin, eta, gmax, sigma_min, ag)
         timing[name] = time.time() - t
         log(f"{name}: generated {len(audio)} clips in {timing[name]:.1f} s")
         cands[name] = (audio, ref_c[gen_idx])
@@ -391,6 +399,13 @@ def write_report(path, res, timing, meta, defaults_key):
         f.write("\n".join(L) + "\n")
 
 
+def parse_autoguidance(spec: str):
+    """"W@S" or "W@S+G" -> (weight W, min sigma S, classifier-free guidance G or 1.0)."""
+    w, rest = spec.split("@")
+    lo, _, cfg = rest.partition("+")
+    return float(w), float(lo), float(cfg) if cfg else 1.0
+
+
 def main(argv=None):
     from .train import load_model
     ap = argparse.ArgumentParser(description=__doc__)
@@ -409,8 +424,16 @@ def main(argv=None):
                     help="guidance only at sigma <= this, every row (default: every sigma; export ships it as defaults.guidanceMaxSigma)")
     ap.add_argument("--extra-guidance-max-sigma", default="",
                     help="comma-separated guidance limits tried at the middle step count (inf = guidance at every sigma)")
+    ap.add_argument("--guide", default=None,
+                    help="checkpoint of a weaker model (smaller, trained for less time) for the autoguidance rows")
+    ap.add_argument("--autoguidance", default="",
+                    help="comma-separated autoguidance settings tried at the middle step count with --guide, each "
+                         "W@S (weight W above sigma S) or W@S+G (and classifier-free guidance G, else 1)")
+    ap.add_argument("--default-autoguidance", default=None,
+                    help="W@S or W@S+G: the shipped defaults are this autoguidance row (the bars are checked on it)")
     ap.add_argument("--default-steps", type=int, default=8)
     ap.add_argument("--per-item", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="noise seed of the generated hits (and the floor's draw)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-plots", action="store_true", help="skip examples/spectrograms.png and real-heldout.png")
     a = ap.parse_args(argv)
@@ -419,13 +442,19 @@ def main(argv=None):
     model, p, ck = load_model(a.checkpoint)
     data = ClipSet(a.cache)
     steps = [int(s) for s in a.steps.split(",")]
+    autoguidance = [parse_autoguidance(x) for x in a.autoguidance.split(",") if x]
+    guide = None
+    if a.guide:
+        gm, _, gck = load_model(a.guide)
+        guide = (gm, int(gck["step"]))
     extra = [float(g) for g in a.extra_guidance.split(",") if g]
     extra_smin = [float(m) for m in a.extra_sigma_min.split(",") if m]
-    res, timing, cands = run(model, data, steps, a.sampler, a.guidance, a.per_item, extra_guidance=extra,
+    res, timing, cands = run(model, data, steps, a.sampler, a.guidance, a.per_item, seed=a.seed, extra_guidance=extra,
                              sigma_min=a.sigma_min, extra_sigma_min=extra_smin,
                              extra_eta=[float(e) for e in a.extra_eta.split(",") if e],
                              guidance_max_sigma=a.guidance_max_sigma,
-                             extra_guidance_max_sigma=[float(x) for x in a.extra_guidance_max_sigma.split(",") if x])
+                             extra_guidance_max_sigma=[float(x) for x in a.extra_guidance_max_sigma.split(",") if x],
+                             guide=guide, autoguidance=autoguidance)
     ref_a, ref_c, _, _ = data.split(held=True)
     ref_stats = {CLASSES[c]: spectral_stats(ref_a[ref_c == c]) for c in sorted(set(ref_c.tolist()))}
     tr_a, tr_c, _, _ = data.split(held=False)  # what the model learnt from: a held-out kit may sit far from it
@@ -438,6 +467,10 @@ def main(argv=None):
             "refStats": ref_stats, "trainStats": train_stats}
     os.makedirs(a.out, exist_ok=True)
     key = run_name(a.sampler, a.default_steps, a.guidance, a.sigma_min, 0.0, a.guidance_max_sigma, a.sigma_min)
+    if a.default_autoguidance:
+        w, lo, cfg = parse_autoguidance(a.default_autoguidance)
+        key = run_name(a.sampler, a.default_steps, cfg, a.sigma_min, 0.0, a.guidance_max_sigma, a.sigma_min,
+                       (w, lo, guide[1] if guide else None))
     if key in cands:  # one generated hit per class to listen to (16-bit WAV, ~45 kB each)
         import soundfile as sf
         ex_dir = os.path.join(a.out, "examples")

@@ -1,4 +1,5 @@
-"""Export: checkpoint (EMA weights) -> model.onnx + manifest.json (+ parity.json) per docs/model-contract.md.
+"""Export: checkpoint (EMA weights) -> model.onnx + manifest.json (+ parity.json) per docs/model-contract.md;
+with --guide also guide.onnx, the weaker model for autoguidance (sampling.Autoguided), named by the manifest's "guide".
 
 Run: python3 -m diffusion_drums.export --checkpoint checkpoints/last.pt --out ../models/drums
 """
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 
 from .params import CLASSES, NULL_CLASS_ID, Params
 from .model import EDMDenoiser, count_parameters
+from .sampling import Autoguided
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INPUT_NAMES = ["x", "sigma", "class_id", "velocity"]
@@ -82,7 +84,8 @@ def export_onnx(model: EDMDenoiser, path: str, opset: int = 17):
     return m
 
 
-def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model_file: str = "model.onnx") -> dict:
+def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model_file: str = "model.onnx",
+             guide: dict = None) -> dict:
     kits = data_meta.get("kits", [])
     from .dataset import DEBIAN_LICENCES
     lic = lambda k: DEBIAN_LICENCES.get(k["kit"], k["licence"]) if k["licence"].startswith("not stated") else k["licence"]
@@ -106,11 +109,13 @@ def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model
                      "heldOutKits": data_meta.get("heldOutKits", []),
                      "hyperparameters": p.to_dict(), **train_info},
         "analytic": None,
+        **({"guide": guide} if guide else {}),
     }
 
 
-def write_parity(model: EDMDenoiser, path: str):
-    """Small fixture for the engine's ONNX Runtime parity test: inputs and PyTorch outputs (2 items)."""
+def write_parity(model, path: str):
+    """Small fixture for the engine's ONNX Runtime parity test: inputs and PyTorch outputs (2 items). model: the
+    EDMDenoiser, or an Autoguided pair (then the items' sigmas 0.05 and 1.5 test both sides of its minSigma)."""
     x, sigma, class_id, velocity = example_inputs(model.p, batch=2, length=model.p.length_multiple * 2)
     with torch.no_grad():
         y = model(x, sigma, class_id, velocity)
@@ -134,6 +139,10 @@ def main(argv=None):
     ap.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
     ap.add_argument("--defaults", default=None, help="JSON object overriding the manifest's sampler defaults "
                     "(sampler, schedule, steps, guidance, guidanceMaxSigma: guidance only at sigma <= it)")
+    ap.add_argument("--guide", default=None,
+                    help="checkpoint of the weaker model for autoguidance (exported as guide.onnx, EMA weights)")
+    ap.add_argument("--guide-weight", type=float, default=2.0, help="autoguidance weight w (pick it with evaluate --autoguidance)")
+    ap.add_argument("--guide-min-sigma", type=float, default=0.3, help="autoguidance only above this sigma")
     ap.add_argument("--sigma-min", type=float, default=None,
                     help="manifest sigmaMin: the schedule's last noise level (default: the training Params'; "
                          "pick it with evaluate --extra-sigma-min)")
@@ -154,11 +163,32 @@ def main(argv=None):
             "exported": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "trainClips": ck["data"].get("trainClips"), "warmStart": ck["data"].get("init"),
             "licences": "see onnx-export/DATA.md"}
-    man = manifest(p, ck["data"], info, defaults)
+    guide_path = os.path.join(a.out, "guide.onnx")
+    guide_block, parity_model = None, model
+    if a.guide:
+        gck = torch.load(a.guide, map_location="cpu")
+        gp = Params.from_dict(gck["params"])
+        gp.sigma_min = p.sigma_min
+        guide = EDMDenoiser(gp)
+        guide.load_state_dict(gck["ema"])
+        guide.eval()
+        if (gp.clip_samples, gp.length_multiple, gp.num_classes) != (p.clip_samples, p.length_multiple, p.num_classes):
+            raise SystemExit("the guide must share the model's clip length, length multiple and classes")
+        export_onnx(guide, guide_path)
+        guide_block = {"model": "guide.onnx", "weight": a.guide_weight, "minSigma": a.guide_min_sigma,
+                       "trainingSteps": int(gck["step"])}
+        info["guide"] = {"steps": int(gck["step"]), "trainingMinutes": round(gck.get("elapsed_s", 0) / 60, 1),
+                         "parameters": count_parameters(guide), "channels": list(gp.channels)}
+        parity_model = Autoguided(model, guide, a.guide_weight, a.guide_min_sigma)
+    elif os.path.exists(guide_path):
+        os.remove(guide_path)  # a guide left from an earlier export would belong to another model
+    man = manifest(p, ck["data"], info, defaults, guide=guide_block)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(man, f, indent=2)
-    write_parity(model, os.path.join(a.out, "parity.json"))
-    print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB), manifest.json, parity.json; step {ck['step']}")
+    write_parity(parity_model, os.path.join(a.out, "parity.json"))
+    print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB)"
+          + (f", guide.onnx ({os.path.getsize(guide_path) / 1e6:.1f} MB)" if a.guide else "")
+          + f", manifest.json, parity.json; step {ck['step']}")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,29 @@ def sample_ddim(denoise, x, sigmas, eta: float = 0.0, gen: torch.Generator = Non
 SAMPLERS = {"euler": sample_euler, "heun": sample_heun, "dpmpp_2m": sample_dpmpp_2m, "ddim": sample_ddim}
 
 
+class Autoguided(torch.nn.Module):
+    """Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself", eq. 2) as one
+    denoiser: D(x, sigma, c) = D_guide + weight * (D_main - D_guide) at noise levels above min_sigma, D_main alone at
+    and below it. The guide is a weaker model (smaller and trained for less time) with the same conditioning; moving
+    away from its errors sharpens each sample while, unlike classifier-free guidance, leaving the variety between
+    samples. Why only at high sigma: there the rough shape of a hit is chosen (level, decay, timbre); at low sigma the
+    guide's errors are a noise floor and pushing away from it moves every hit's tail. The engine's OnnxDenoiser
+    applies the same rule per batch item (manifest "guide"); classifier-free guidance, if any, acts on top."""
+
+    def __init__(self, main, guide, weight: float, min_sigma: float):
+        super().__init__()
+        self.main, self.guide, self.weight, self.min_sigma = main, guide, float(weight), float(min_sigma)
+        self.p = getattr(main, "p", None)  # Params, for generate()
+
+    def forward(self, x, sigma, class_id, velocity):  # x: [B,1,L], sigma: [B] -> [B,1,L]
+        d = self.main(x, sigma, class_id, velocity)
+        on = sigma > self.min_sigma  # [B]
+        if self.weight == 1.0 or not bool(on.any()):
+            return d
+        g = self.guide(x, sigma, class_id, velocity)
+        return torch.where(on.view(-1, 1, 1), g + self.weight * (d - g), d)
+
+
 def make_denoiser(model, class_id, velocity, guidance: float, null_class_id: int, guidance_max_sigma=None):
     """D(x, sigma) for fixed conditioning; classifier-free guidance (Ho & Salimans 2022) when guidance != 1:
     D = D_uncond + g * (D_cond - D_uncond), both halves in one batched call. guidance_max_sigma: guidance only at

@@ -158,6 +158,46 @@ def test_guidance_limited_to_low_noise_runs_high_noise_steps_conditional_only_an
     assert torch.allclose(every(x, torch.tensor(5.0)), torch.full_like(x, 2.0))
 
 
+class _ConstantModel(torch.nn.Module):
+    def __init__(self, value):
+        super().__init__()
+        self.value, self.calls, self.p = value, [], None
+
+    def forward(self, x, sigma, class_id, velocity):
+        self.calls.append((x.shape[0], sigma.tolist(), class_id.tolist()))
+        return torch.full_like(x, self.value)
+
+
+def test_autoguidance_extrapolates_from_the_guide_to_the_model_above_its_sigma_and_is_the_model_alone_below():
+    from diffusion_drums.sampling import Autoguided
+    main, guide = _ConstantModel(1.0), _ConstantModel(0.25)
+    d = Autoguided(main, guide, weight=2.0, min_sigma=0.3)
+    x = torch.zeros(3, 1, 8)
+    out = d(x, torch.tensor([5.0, 0.3, 0.1]), torch.tensor([3, 5, 11]), torch.ones(3))
+    assert torch.allclose(out[0], torch.full_like(out[0], 1.75))  # 0.25 + 2 * (1 - 0.25)
+    assert torch.allclose(out[1:], torch.ones_like(out[1:]))      # at and below min_sigma: the model alone
+    assert guide.calls[0][2] == [3, 5, 11]                        # the guide is told the same classes (null included)
+    d(x, torch.full((3,), 0.2), torch.tensor([0, 0, 0]), torch.ones(3))
+    assert len(guide.calls) == 1                                  # no item above min_sigma: the guide is not run
+
+
+def test_classifier_free_guidance_acts_on_the_autoguided_model():
+    from diffusion_drums.sampling import Autoguided, make_denoiser
+    main, guide = _ClassMeanModel(), _ConstantModel(0.5)
+    den = make_denoiser(Autoguided(main, guide, weight=3.0, min_sigma=0.3), torch.tensor([0, 0]), torch.ones(2),
+                        guidance=2.0, null_class_id=11)
+    out = den(torch.zeros(2, 1, 8), torch.tensor(1.0))
+    # conditional: 0.5 + 3 (1 - 0.5) = 2; unconditional: 0.5 + 3 (0 - 0.5) = -1; guided: -1 + 2 (2 - -1) = 5
+    assert torch.allclose(out, torch.full_like(out, 5.0))
+
+
+def test_an_autoguidance_row_names_its_weight_interval_guide_and_guidance():
+    assert (ev.run_name("dpmpp_2m", 6, 1.0, autoguidance=(2.0, 0.3, 2500)) ==
+            "model dpmpp_2m 6 steps, autoguidance 2 above σ 0.3 (guide: 2500 steps), guidance 1.0")
+    assert ev.parse_autoguidance("2@0.3") == (2.0, 0.3, 1.0)
+    assert ev.parse_autoguidance("1.5@1+2") == (1.5, 1.0, 2.0)
+
+
 def test_a_report_row_names_its_guidance_interval_only_when_one_is_set():
     assert ev.run_name("dpmpp_2m", 6, 2.0) == "model dpmpp_2m 6 steps, guidance 2.0"
     assert ev.run_name("dpmpp_2m", 6, 2.0, guidance_max_sigma=1.0) == "model dpmpp_2m 6 steps, guidance 2.0, guidance only at σ ≤ 1"

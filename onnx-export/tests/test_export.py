@@ -91,3 +91,40 @@ def test_parity_fixture_holds_torch_outputs_for_its_inputs(exported, tmp_path):
         y = m(x, torch.tensor(fx["sigma"]), torch.tensor(fx["class_id"]), torch.tensor(fx["velocity"]))
     assert np.abs(y.numpy().flatten() - np.array(fx["denoised"])).max() < 1e-6
     assert n % m.p.length_multiple == 0 and len(fx["denoised"]) == b * n
+
+
+def _tiny_checkpoint(path, channels, seed, step):
+    torch.manual_seed(seed)
+    p = Params(**{**TINY, "channels": channels})
+    m = EDMDenoiser(p).eval()
+    with torch.no_grad():
+        for w in m.parameters():
+            w.add_(0.02 * torch.randn_like(w))
+    torch.save({"model": m.state_dict(), "ema": m.state_dict(), "step": step, "params": p.to_dict(), "elapsed_s": 60.0,
+                "data": {"heldOutKits": [], "kits": [], "trainClips": 1}}, path)
+    return m
+
+
+def test_an_export_with_a_guide_writes_guide_onnx_and_a_parity_fixture_of_the_autoguided_denoiser(tmp_path):
+    from diffusion_drums import export
+    main = _tiny_checkpoint(tmp_path / "main.pt", (16, 32, 32), seed=1, step=500)
+    guide = _tiny_checkpoint(tmp_path / "guide.pt", (16, 16, 16), seed=2, step=50)
+    out = tmp_path / "out"
+    export.main(["--checkpoint", str(tmp_path / "main.pt"), "--guide", str(tmp_path / "guide.pt"), "--out", str(out),
+                 "--guide-weight", "2.5", "--guide-min-sigma", "0.3"])
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["guide"] == {"model": "guide.onnx", "weight": 2.5, "minSigma": 0.3, "trainingSteps": 50}
+    assert man["training"]["guide"]["channels"] == [16, 16, 16]
+    fx = json.loads((out / "parity.json").read_text())
+    feeds = {"x": np.array(fx["x"], np.float32).reshape(2, 1, -1), "sigma": np.array(fx["sigma"], np.float32),
+             "class_id": np.array(fx["class_id"], np.int64), "velocity": np.array(fx["velocity"], np.float32)}
+    d_main = onnx_numpy.run(str(out / "model.onnx"), feeds)["denoised"]
+    d_guide = onnx_numpy.run(str(out / "guide.onnx"), feeds)["denoised"]
+    want = np.array(fx["denoised"], np.float32).reshape(d_main.shape)
+    assert fx["sigma"][0] < 0.3 < fx["sigma"][1]
+    assert np.abs(want[0] - d_main[0]).max() < 1e-4                                      # below minSigma: the model
+    assert np.abs(want[1] - (d_guide[1] + 2.5 * (d_main[1] - d_guide[1]))).max() < 1e-4  # above: extrapolated
+    assert np.abs(want[1] - d_main[1]).max() > 1e-3                                      # ... which is not the model
+
+    export.main(["--checkpoint", str(tmp_path / "main.pt"), "--out", str(out)])
+    assert not (out / "guide.onnx").exists() and "guide" not in json.loads((out / "manifest.json").read_text())

@@ -161,6 +161,17 @@ public sealed class RealEngineTests : IDisposable
     }
 
     [AnalyticModelFact]
+    public void Info_names_a_models_autoguidance_guide_weight_and_noise_levels()
+    {
+        var guided = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Analytic)!)!, "analytic-gaussian-autoguided", "manifest.json");
+        var run = Cli("info", "--device", "cpu", "--model", guided);
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("autoguidance", run.Out);
+        Assert.Contains("weight 2 above σ 1, guide guide.onnx", run.Out);
+        Assert.DoesNotContain("autoguidance", Cli("info", "--device", "cpu", "--model", Analytic).Out);
+    }
+
+    [AnalyticModelFact]
     public void A_model_path_that_does_not_exist_exits_2_with_one_line_naming_it()
     {
         var run = Cli("generate", "--class", "kick", "--model", h.P("missing"), "--device", "cpu", "--out", h.P("o"));

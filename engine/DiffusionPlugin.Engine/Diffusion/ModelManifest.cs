@@ -35,6 +35,8 @@ public sealed record ModelManifest
     public JsonElement? Training { get; init; }
     /// <summary>Set only for the closed-form Gaussian test graph.</summary>
     public ManifestAnalytic? Analytic { get; init; }
+    /// <summary>Optional autoguidance: a weaker model with the same contract that the denoiser extrapolates away from.</summary>
+    public ManifestGuide? Guide { get; init; }
 
     /// <summary>Folder the manifest was read from (not part of the JSON).</summary>
     [JsonIgnore] public string Directory { get; init; } = "";
@@ -42,6 +44,8 @@ public sealed record ModelManifest
     [JsonIgnore] public string ManifestPath { get; init; } = "";
     /// <summary>Absolute path of the ONNX graph.</summary>
     [JsonIgnore] public string ModelPath => Path.GetFullPath(Path.Combine(Directory, Model));
+    /// <summary>Absolute path of the guide's ONNX graph; null without a guide.</summary>
+    [JsonIgnore] public string? GuideModelPath => Guide is { } g ? Path.GetFullPath(Path.Combine(Directory, g.Model)) : null;
 
     /// <summary>
     /// Reads and validates a manifest. Throws <see cref="ModelLoadException"/> (one line: file and problem) for a missing
@@ -139,6 +143,12 @@ public sealed record ModelManifest
         if (string.IsNullOrWhiteSpace(Outputs?.Denoised)) Fail("manifest outputs must name 'denoised'");
         if (Conditioning.Class && string.IsNullOrWhiteSpace(Inputs!.ClassId)) Fail("conditioning.class is true but inputs.classId is not named");
         if (Conditioning.Velocity && string.IsNullOrWhiteSpace(Inputs!.Velocity)) Fail("conditioning.velocity is true but inputs.velocity is not named");
+        if (Guide is { } guide)
+        {
+            if (string.IsNullOrWhiteSpace(guide.Model)) Fail("guide.model (the guide's ONNX file) is missing");
+            if (!(guide.Weight >= 0) || !float.IsFinite(guide.Weight)) Fail($"guide.weight {guide.Weight} must be finite and not negative");
+            if (!(guide.MinSigma >= 0) || !float.IsFinite(guide.MinSigma)) Fail($"guide.minSigma {guide.MinSigma} must be finite and not negative");
+        }
         if (Analytic is { } a && (!(a.SigmaData > 0) || !float.IsFinite(a.Mu)))
             Fail("analytic block needs a finite mu and a positive sigmaData");
     }
@@ -200,6 +210,29 @@ public sealed record ManifestDefaults
         Sampler = Sampler, Schedule = Schedule, Steps = Steps, Guidance = Guidance,
         GuidanceMaxSigma = GuidanceMaxSigma ?? float.PositiveInfinity,
     };
+}
+
+/// <summary>
+/// Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself", eq. 2): at noise levels
+/// above <see cref="MinSigma"/> the denoiser returns D_guide + <see cref="Weight"/>·(D − D_guide), where the guide
+/// <see cref="Model"/> is a weaker model (smaller, trained for less time) with the same inputs, outputs and classes.
+/// Settable for the reason given on <see cref="ManifestDefaults"/>: left-out fields keep the values here.
+/// </summary>
+public sealed record ManifestGuide
+{
+    /// <summary>The guide's ONNX file, relative to the manifest's folder.</summary>
+    public string Model { get; set; } = "";
+    /// <summary>Extrapolation weight w; 1 = the model alone (the guide is then never run).</summary>
+    public float Weight { get; set; } = 1f;
+    /// <summary>Autoguidance acts only where σ is above this (0 = at every σ).</summary>
+    public float MinSigma { get; set; }
+    /// <summary>How many training steps the guide had (information only).</summary>
+    public int? TrainingSteps { get; set; }
+
+    /// <summary>Reads a manifest's <c>guide</c> object on its own, as the full manifest reader does. Throws
+    /// <see cref="JsonException"/> when a field has the wrong type. Any thread.</summary>
+    public static ManifestGuide FromJson(JsonElement guide) =>
+        guide.Deserialize(ManifestJsonContext.Default.ManifestGuide) ?? new ManifestGuide();
 }
 
 /// <summary>Parameters of the closed-form Gaussian test graph: data ~ N(mu, sigmaData²).</summary>

@@ -9,7 +9,9 @@ namespace DiffusionPlugin.Engine.Diffusion;
 /// A denoiser D(x, σ, c) run by ONNX Runtime from a graph that follows docs/model-contract.md.
 /// Inputs and outputs are <see cref="OrtValue"/>s over buffers this object owns, created and bound (OrtIoBinding)
 /// once per (batch, length) shape and reused, so a call copies x in, runs, and copies D out without allocating.
-/// eps- and v-parameterised graphs are turned into D here. Not thread-safe: one thread (the generation worker or a
+/// eps- and v-parameterised graphs are turned into D here. A manifest "guide" adds autoguidance: a second, weaker graph
+/// run on the same inputs at noise levels above the guide's minSigma, D = D_guide + w·(D − D_guide)
+/// (<see cref="ManifestGuide"/>); callers see one denoiser. Not thread-safe: one thread (the generation worker or a
 /// CLI thread) owns an instance; never the audio thread.
 /// </summary>
 public sealed class OnnxDenoiser : IDenoiser
@@ -22,6 +24,8 @@ public sealed class OnnxDenoiser : IDenoiser
     private readonly Dictionary<(int Batch, int Length), ShapeBinding> _bindings = new();
     private readonly string[] _classNames;
     private readonly bool _bindClass, _bindVelocity;
+    private OnnxDenoiser? _guide;
+    private float[] _guideOut = [];
     private bool _disposed;
 
     private OnnxDenoiser(ModelManifest manifest, InferenceSession session, ExecutionDevice device, string deviceReason,
@@ -53,6 +57,8 @@ public sealed class OnnxDenoiser : IDenoiser
     public float SigmaMin => Manifest.SigmaMin;
     public float SigmaMax => Manifest.SigmaMax;
     public float SigmaData => Manifest.SigmaData;
+    /// <summary>The autoguidance guide's denoiser (loaded only when the manifest has a guide whose weight is not 1), else null.</summary>
+    public OnnxDenoiser? Guide => _guide;
     /// <summary>The manifest's defaults as sampling options. Any thread.</summary>
     public SamplingOptions? TunedSampling => Manifest.Defaults.ToSamplingOptions();
 
@@ -91,6 +97,13 @@ public sealed class OnnxDenoiser : IDenoiser
         {
             var (bindClass, bindVelocity) = CheckGraph(session, manifest, path);
             denoiser = new OnnxDenoiser(manifest, session, device, reason, threads, bindClass, bindVelocity);
+            if (manifest.Guide is { } g && g.Weight != 1f)
+            {
+                var guidePath = manifest.GuideModelPath!;
+                if (!File.Exists(guidePath)) throw new ModelLoadException(guidePath, $"guide ONNX file not found (named by {manifest.ManifestPath})");
+                // The guide follows the same contract: the same manifest with its own file, and no guide of its own.
+                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null }, options, guidePath, log);
+            }
             denoiser.WarmUp(path);
             OrtProcessExitGuard.RegisterAfterLoad();
             // The one line that says where the model runs and why (CUDA, or the reason for the CPU).
@@ -249,6 +262,29 @@ public sealed class OnnxDenoiser : IDenoiser
         }
         finally { OrtProcessExitGuard.Leave(); }
         WriteDenoised(bound.Output.AsSpan(0, n), x, sigma, batch, length, denoised[..n]);
+        if (_guide is not null) Autoguide(x, sigma, conditioning, batch, length, denoised[..n]);
+    }
+
+    /// <summary>D ← D_guide + w·(D − D_guide) for the items whose σ is above the guide's minSigma.</summary>
+    private void Autoguide(ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning,
+                           int batch, int length, Span<float> denoised)
+    {
+        var guide = Manifest.Guide!;
+        bool any = false;
+        for (int b = 0; b < batch; b++) any |= sigma[b] > guide.MinSigma;
+        if (!any) return; // the low-σ steps cost the model alone
+        int n = batch * length;
+        if (_guideOut.Length < n) _guideOut = new float[n];
+        var g = _guideOut.AsSpan(0, n);
+        _guide!.Denoise(x, sigma, conditioning, batch, length, g);
+        for (int b = 0; b < batch; b++)
+        {
+            if (!(sigma[b] > guide.MinSigma)) continue;
+            var d = denoised.Slice(b * length, length);
+            var gb = g.Slice(b * length, length);
+            TensorPrimitives.Subtract(d, gb, d);
+            TensorPrimitives.MultiplyAdd(d, guide.Weight, gb, d);
+        }
     }
 
     private void Bind(ShapeBinding bound, ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning, int batch, int n)
@@ -317,6 +353,7 @@ public sealed class OnnxDenoiser : IDenoiser
 
     private void ReleaseNative()
     {
+        _guide?.ReleaseNative();
         foreach (var b in _bindings.Values) b.Dispose();
         _bindings.Clear();
         _runOptions.Dispose();

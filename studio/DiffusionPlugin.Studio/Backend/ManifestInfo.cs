@@ -18,6 +18,8 @@ public sealed record ManifestInfo
     public SamplingOptions Defaults { get; init; } = new();
     public string? TrainingData { get; init; }
     public bool IsAnalytic { get; init; }
+    /// <summary>The autoguidance guide (docs/model-contract.md), null when the manifest has none.</summary>
+    public ManifestGuide? Guide { get; init; }
 
     /// <summary>Reads <paramref name="manifestPath"/>; throws <see cref="ModelLoadException"/> when it is missing or not JSON.</summary>
     public static ManifestInfo Read(string manifestPath)
@@ -43,6 +45,12 @@ public sealed record ManifestInfo
                 }
                 catch (JsonException) { }
             }
+            ManifestGuide? guide = null;
+            if (root.TryGetProperty("guide", out var g) && g.ValueKind == JsonValueKind.Object)
+            {
+                try { guide = ManifestGuide.FromJson(g); }
+                catch (JsonException) { }
+            }
             string? training = null;
             if (root.TryGetProperty("training", out var t) && t.ValueKind == JsonValueKind.Object) training = Str(t, "data");
             return new ManifestInfo
@@ -57,6 +65,7 @@ public sealed record ManifestInfo
                 Defaults = defaults,
                 TrainingData = training,
                 IsAnalytic = root.TryGetProperty("analytic", out var a) && a.ValueKind == JsonValueKind.Object,
+                Guide = guide,
             };
         }
     }
@@ -72,6 +81,7 @@ public sealed record ManifestInfo
         Defaults = m.Defaults.ToSamplingOptions(),
         TrainingData = m.Training is { ValueKind: JsonValueKind.Object } t ? Str(t, "data") : null,
         IsAnalytic = m.Analytic is not null,
+        Guide = m.Guide,
     };
 
     static string? Str(JsonElement e, string name) =>

@@ -28,6 +28,9 @@ public sealed class InfoCommand(StudioContext context) : StudioCommand<InfoSetti
         if (m.Parameterization is { } p) Row("parameterization", p);
         Row("defaults", $"{m.Defaults.Sampler}, {m.Defaults.Schedule} schedule, {m.Defaults.Steps} steps, guidance {F(m.Defaults.Guidance)}"
                         + (float.IsFinite(m.Defaults.GuidanceMaxSigma) ? $" at σ ≤ {F(m.Defaults.GuidanceMaxSigma)}" : ""));
+        if (m.Guide is { } g)
+            Row("autoguidance", g.Weight == 1f ? $"off (weight 1; guide {g.Model} not loaded)"
+                : $"weight {F(g.Weight)} above σ {F(g.MinSigma)}, guide {g.Model}" + (g.TrainingSteps is { } n ? $" ({n} training steps)" : ""));
         if (m.TrainingData is { } t) Row("training data", t);
         int width = rows.Max(r => r.key.Length);
         foreach (var (key, value) in rows) Context.Console.WriteLine($"{key.PadRight(width)}  {value}");
