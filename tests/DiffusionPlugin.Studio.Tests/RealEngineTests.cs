@@ -195,6 +195,23 @@ public sealed class RealEngineTests : IDisposable
     }
 
     [AnalyticModelFact]
+    public void Render_without_guidance_uses_the_guidance_the_models_manifest_was_tuned_for()
+    {
+        string dir = h.P("tuned");
+        Directory.CreateDirectory(dir);
+        foreach (var f in Directory.GetFiles(Path.GetDirectoryName(Analytic)!)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Analytic))!.AsObject();
+        node["defaults"]!["guidance"] = 3.0;
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), node.ToJsonString());
+        string mid = h.WriteMidi("g.mid", 480, [(0, 500_000)], [(0, 36, 120)]);
+        string[] common = ["--steps", "2", "--tail", "0.1", "--device", "cpu", "--model", dir];
+        Assert.Equal(0, Cli(["render", mid, h.P("tuned.wav"), .. common]).ExitCode);
+        Assert.Equal(3.0, StudioHarness.Metadata(h.P("tuned.wav")).GetProperty("guidance").GetDouble());
+        Assert.Equal(0, Cli(["render", mid, h.P("told.wav"), "--guidance", "1.5", .. common]).ExitCode);
+        Assert.Equal(1.5, StudioHarness.Metadata(h.P("told.wav")).GetProperty("guidance").GetDouble());
+    }
+
+    [AnalyticModelFact]
     public void Render_through_the_real_drum_engine_offline_is_deterministic_and_follows_the_kit_seed()
     {
         string mid = h.WriteMidi("g.mid", 480, [(0, 500_000)], [(0, 36, 120), (240, 42, 90), (480, 38, 110), (720, 42, 80)]);

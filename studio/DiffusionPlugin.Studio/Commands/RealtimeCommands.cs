@@ -226,7 +226,7 @@ public sealed class RenderSettings : OfflineEngineSettings
     public int? Steps { get; init; }
 
     [CommandOption("--guidance <G>")]
-    [Description("Classifier-free guidance scale (default: the engine's)")]
+    [Description("Classifier-free guidance scale (default: the model manifest's)")]
     public float? Guidance { get; init; }
 
     [CommandOption("--gain <DB>")]
@@ -274,7 +274,8 @@ public sealed class RenderCommand(StudioContext context) : OfflineEngineCommand<
         drums.Humanize = s.Humanize;
         drums.OutputGainDb = s.GainDb;
         if (s.Steps is { } steps) drums.Steps = steps;
-        if (s.Guidance is { } guidance) drums.Guidance = guidance;
+        // Unless told otherwise, the guidance the model was tuned for (its manifest's defaults), as the other commands do.
+        drums.Guidance = s.Guidance ?? Backend.ManifestInfo.Read(options.ManifestPath!).Defaults.Guidance;
         ActivateOffline(drums, s, rate, options.ManifestPath!, cancellation);
         var clock = Stopwatch.StartNew();
 
