@@ -3,10 +3,11 @@
 #   setup      install the Debian packages (python3-torch, python3-onnx, ..., hydrogen kits, fluidsynth)
 #   data       build the dataset cache (data/cache.npz) and DATA.md     [--data-dir DIR for your own WAVs]
 #   train      train (resumes from checkpoints/last.pt)                 [--minutes N --threads N --data-dir DIR]
+#   guide      train the small autoguidance guide, 10 min fresh -> checkpoints/guide/last.pt   [--threads N]
 #   export     checkpoint -> ../models/drums/{model.onnx,manifest.json,parity.json}
 #   evaluate   held-out evaluation -> ../models/drums/EVALUATION.md
 #   test       pytest suite (synthetic data, < 1 minute)
-#   all        data, train, export, evaluate
+#   all        data, train, guide, export (with the guide), evaluate
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3   # Debian's interpreter: the apt packages live there, not in a pyenv/venv python
@@ -16,10 +17,18 @@ case "$cmd" in
               python3-pytest hydrogen-drumkits hydrogen-data fluid-soundfont-gm fluidsynth ;;
   data)     $PY -m diffusion_drums.dataset --rebuild --data-md DATA.md "$@" ;;
   train)    $PY -m diffusion_drums.train "$@" ;;
+  guide)    $PY -m diffusion_drums.train --fresh --minutes 10 --ckpt-dir checkpoints/guide \
+              --params '{"channels": [32, 48, 96]}' "$@" ;;
   export)   $PY -m diffusion_drums.export "$@" ;;
   evaluate) $PY -m diffusion_drums.evaluate "$@" ;;
   test)     $PY -m pytest -q tests "$@" ;;
   all)      $PY -m diffusion_drums.dataset --rebuild --data-md DATA.md && $PY -m diffusion_drums.train "$@" \
-              && $PY -m diffusion_drums.export && $PY -m diffusion_drums.evaluate ;;
-  *)        sed -n '2,10p' "$0" ;;
+              && $PY -m diffusion_drums.train --fresh --minutes 10 --ckpt-dir checkpoints/guide \
+                   --params '{"channels": [32, 48, 96]}' \
+              && $PY -m diffusion_drums.export --guide checkpoints/guide/last.pt --guide-min-sigma 1 \
+                   --defaults '{"steps": 6, "guidance": 2.0, "guidanceMaxSigma": 1.0}' --sigma-min 0.01 \
+              && $PY -m diffusion_drums.evaluate --guide checkpoints/guide/last.pt --autoguidance 2@1+2 \
+                   --default-autoguidance 2@1+2 --guidance 2 --guidance-max-sigma 1 --steps 4,6,8 --default-steps 6 \
+                   --sigma-min 0.01 ;;
+  *)        sed -n '2,11p' "$0" ;;
 esac

@@ -21,7 +21,9 @@ public static class QuickDiffusionTimings
         var defaults = d.Manifest.Defaults.ToSamplingOptions();
         Console.WriteLine($"model {d.Manifest.Name} ({BenchmarkModel.ManifestPath}) on {d.ActiveDevice} ({d.DeviceReason}), " +
                           $"{d.IntraOpThreads} intra-op threads, hit = {length} samples at {d.SampleRateHz} Hz, " +
-                          $"sampler {defaults.Sampler}/{defaults.Schedule}, guidance {defaults.Guidance}");
+                          $"sampler {defaults.Sampler}/{defaults.Schedule}, guidance {defaults.Guidance}" +
+                          (d.Guide is null ? "" : $", autoguidance {d.Manifest.Guide!.Weight} above σ {d.Manifest.Guide.MinSigma} " +
+                                                  "(denoiser calls at σ 1 include the guide's)"));
         foreach (int batch in barOnly ? new[] { 8 } : new[] { 1, 4, 8, 16 })
         {
             var x = new float[batch * length];

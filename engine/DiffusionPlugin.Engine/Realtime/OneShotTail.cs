@@ -24,11 +24,20 @@ public static class OneShotTail
     public const double WindowSeconds = 0.005;
 
     /// <summary>
+    /// The loudest a finished hit may peak (linear): 0.95, where onnx-export puts the loudest velocity layer of every
+    /// recorded instrument. A generated hit above it has overshot (the model extrapolates, autoguidance most of all:
+    /// median claps peaked near +3 dBFS at velocity ~0.9 against −0.6 dBFS for the real ones), so it is scaled back to
+    /// it as a whole; a hit at or below it keeps its level bit-exact.
+    /// </summary>
+    public const float MaxPeak = 0.95f;
+
+    /// <summary>
     /// Finishes <paramref name="hit"/> in place and returns how many samples still sound (the rest are exact zeros).
     /// Samples up to the end of the last <see cref="WindowSeconds"/> window whose RMS is above
     /// <paramref name="floorDb"/> relative to the peak stay bit-exact; the next <see cref="FadeSeconds"/> fade out along
     /// a raised cosine; everything after is 0. When the sound is above the floor up to the very end (a clip cut short),
     /// its last <see cref="FadeSeconds"/> fade instead, so the hit never ends with a step. A silent hit returns 0.
+    /// A hit peaking above <see cref="MaxPeak"/> is first scaled down to peak there.
     /// </summary>
     public static int Finish(Span<float> hit, double sampleRateHz, float floorDb = DefaultFloorDb)
     {
@@ -36,6 +45,11 @@ public static class OneShotTail
         float peak = 0f;
         foreach (float v in hit) peak = MathF.Max(peak, MathF.Abs(v));
         if (!(peak > 0f) || !float.IsFinite(peak)) { hit.Clear(); return 0; }
+        if (peak > MaxPeak)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply(hit, MaxPeak / peak, hit);
+            peak = MaxPeak;
+        }
 
         double rate = double.IsFinite(sampleRateHz) && sampleRateHz > 0 ? sampleRateHz : 44100.0;
         int window = Math.Max(1, (int)(WindowSeconds * rate));

@@ -26,9 +26,9 @@ internal sealed class DrumsPlugin : EnginePlugin<IDrumInstrument>
         yield return new Parameter(KitSeedId, "Kit Seed", "Seed", "", 0, 9999, 1, 9999);
         yield return new Parameter(HumanizeId, "Humanize", "Human", "", 0, 1, 0.35);
         yield return new Parameter(StepsId, "Quality (steps)", "Steps", "", 2, 50, DrumInstrument.DefaultSteps, 48);
-        // Classifier-free guidance on top of the model; 1 = off, the shipped model's tuning: its autoguidance (manifest
-        // "guide") already sharpens each hit without narrowing the kit's variety, and CFG would cost a second batch.
-        yield return new Parameter(GuidanceId, "Guidance", "CFG", "", 1, 8, 1);
+        // Classifier-free guidance at the low-noise steps (the shipped model's tuning: 2 at σ ≤ 1, where it keeps each class
+        // recognisable; its autoguidance works above). 1 = off: more variety, about a quarter faster, snares less snare-like.
+        yield return new Parameter(GuidanceId, "Guidance", "CFG", "", 1, 8, 2);
         yield return new Parameter(OutputGainId, "Output Gain", "Gain", "dB", -24, 12, 0) { Decimals = 1 };
         for (int i = 0; i < ClassNames.Length; i++)
             yield return new Parameter(ClassLevelBaseId + (uint)i, $"Level {ClassNames[i]}", ClassNames[i], "", 0, 2, 1);

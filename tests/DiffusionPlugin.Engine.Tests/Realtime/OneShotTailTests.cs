@@ -52,6 +52,19 @@ public class OneShotTailTests
     }
 
     [Fact]
+    public void A_hit_that_overshoots_the_loudest_recorded_level_is_scaled_back_to_it_as_a_whole()
+    {
+        var original = DecayingHit(24000, 0f).Select(v => v * 1.5f).ToArray(); // peaks near 1.35: over full scale
+        var hit = (float[])original.Clone();
+        var reference = original.Select(v => v * 0.95f / original.Max(MathF.Abs)).ToArray();
+        int sounding = OneShotTail.Finish(hit, Rate);
+        Assert.Equal(OneShotTail.MaxPeak, hit.Max(MathF.Abs), 1e-6f);
+        int fadeStart = sounding - (int)(OneShotTail.FadeSeconds * Rate);
+        for (int i = 0; i < fadeStart; i++) Assert.Equal(reference[i], hit[i], 1e-6f); // one gain for the whole hit
+        Assert.Equal(sounding, OneShotTail.Finish(DecayingHit(24000, 0f), Rate));          // the same tail as unscaled
+    }
+
+    [Fact]
     public void The_floor_is_relative_to_the_hit_so_a_soft_hit_keeps_the_same_share_of_its_tail()
     {
         var loud = DecayingHit(24000, 0.9f * 1e-3f);
