@@ -947,7 +947,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         AudioMath.Sanitize(dst);
         // A clean end: no click where the clip stops, no model noise floor 50 dB under the peak; voices then end (and
         // slots return to the pool) where the sound does.
-        int end = OneShotTail.Finish(dst, _rateHz);
+        int end = OneShotTail.Finish(dst, _rateHz, maxPeak: OneShotTail.MaxPeak); // never louder than the loudest recorded layer
         return Math.Max(1, end);
     }
 

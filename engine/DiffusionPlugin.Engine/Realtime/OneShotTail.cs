@@ -27,7 +27,8 @@ public static class OneShotTail
     /// The loudest a finished hit may peak (linear): 0.95, where onnx-export puts the loudest velocity layer of every
     /// recorded instrument. A generated hit above it has overshot (the model extrapolates, autoguidance most of all:
     /// median claps peaked near +3 dBFS at velocity ~0.9 against −0.6 dBFS for the real ones), so it is scaled back to
-    /// it as a whole; a hit at or below it keeps its level bit-exact.
+    /// it as a whole; a hit at or below it keeps its level bit-exact. Diffusion Drums passes it to <see cref="Finish"/>;
+    /// the studio's generate writes the model's own level (a file can be normalised; a played hit cannot).
     /// </summary>
     public const float MaxPeak = 0.95f;
 
@@ -37,18 +38,19 @@ public static class OneShotTail
     /// <paramref name="floorDb"/> relative to the peak stay bit-exact; the next <see cref="FadeSeconds"/> fade out along
     /// a raised cosine; everything after is 0. When the sound is above the floor up to the very end (a clip cut short),
     /// its last <see cref="FadeSeconds"/> fade instead, so the hit never ends with a step. A silent hit returns 0.
-    /// A hit peaking above <see cref="MaxPeak"/> is first scaled down to peak there.
+    /// A hit peaking above <paramref name="maxPeak"/> (e.g. <see cref="MaxPeak"/>; default: no limit) is first scaled
+    /// down to peak there.
     /// </summary>
-    public static int Finish(Span<float> hit, double sampleRateHz, float floorDb = DefaultFloorDb)
+    public static int Finish(Span<float> hit, double sampleRateHz, float floorDb = DefaultFloorDb, float maxPeak = float.PositiveInfinity)
     {
         if (hit.IsEmpty) return 0;
         float peak = 0f;
         foreach (float v in hit) peak = MathF.Max(peak, MathF.Abs(v));
         if (!(peak > 0f) || !float.IsFinite(peak)) { hit.Clear(); return 0; }
-        if (peak > MaxPeak)
+        if (peak > maxPeak && maxPeak > 0f)
         {
-            System.Numerics.Tensors.TensorPrimitives.Multiply(hit, MaxPeak / peak, hit);
-            peak = MaxPeak;
+            System.Numerics.Tensors.TensorPrimitives.Multiply(hit, maxPeak / peak, hit);
+            peak = maxPeak;
         }
 
         double rate = double.IsFinite(sampleRateHz) && sampleRateHz > 0 ? sampleRateHz : 44100.0;

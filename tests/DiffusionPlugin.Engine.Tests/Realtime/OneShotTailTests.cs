@@ -57,7 +57,10 @@ public class OneShotTailTests
         var original = DecayingHit(24000, 0f).Select(v => v * 1.5f).ToArray(); // peaks near 1.35: over full scale
         var hit = (float[])original.Clone();
         var reference = original.Select(v => v * 0.95f / original.Max(MathF.Abs)).ToArray();
-        int sounding = OneShotTail.Finish(hit, Rate);
+        var uncapped = (float[])original.Clone();
+        OneShotTail.Finish(uncapped, Rate);                                                 // no limit unless asked
+        Assert.Equal(original.Max(MathF.Abs), uncapped.Max(MathF.Abs));
+        int sounding = OneShotTail.Finish(hit, Rate, maxPeak: OneShotTail.MaxPeak);
         Assert.Equal(OneShotTail.MaxPeak, hit.Max(MathF.Abs), 1e-6f);
         int fadeStart = sounding - (int)(OneShotTail.FadeSeconds * Rate);
         for (int i = 0; i < fadeStart; i++) Assert.Equal(reference[i], hit[i], 1e-6f); // one gain for the whole hit
