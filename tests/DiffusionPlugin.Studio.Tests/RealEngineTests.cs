@@ -61,7 +61,8 @@ public sealed class RealEngineTests : IDisposable
     [AnalyticModelFact]
     public void Generate_on_the_test_model_draws_from_its_gaussian_and_is_reproducible()
     {
-        string[] args = ["generate", "--class", "gaussian", "--count", "2", "--seed", "3", "--steps", "8", "--device", "cpu", "--model", Analytic];
+        // --max-peak 0: the Gaussian's own level (its samples reach ±2; a drum hit's peak limit would scale them).
+        string[] args = ["generate", "--class", "gaussian", "--count", "2", "--seed", "3", "--steps", "8", "--device", "cpu", "--model", Analytic, "--max-peak", "0"];
         var first = Cli([.. args, "--out", h.P("a")]);
         var second = Cli([.. args, "--out", h.P("b")]);
 
@@ -76,6 +77,21 @@ public sealed class RealEngineTests : IDisposable
         Assert.InRange(std, 0.4, 0.6);                   // σ_data = 0.5
         Assert.Equal(File.ReadAllBytes(h.P("a", "gaussian", "gaussian-3-1.wav")), File.ReadAllBytes(h.P("b", "gaussian", "gaussian-3-1.wav")));
         Assert.NotEqual(x, StudioHarness.ReadWav(h.P("a", "gaussian", "gaussian-3-0.wav")).channels[0]);
+    }
+
+    [AnalyticModelFact]
+    public void Generate_limits_a_hits_peak_to_the_loudest_recorded_level_unless_told_otherwise()
+    {
+        string[] args = ["generate", "--class", "gaussian", "--count", "1", "--seed", "3", "--steps", "8", "--device", "cpu", "--model", Analytic];
+        Assert.Equal(0, Cli([.. args, "--out", h.P("limited")]).ExitCode);
+        Assert.Equal(0, Cli([.. args, "--out", h.P("raw"), "--max-peak", "0"]).ExitCode);
+        var limited = StudioHarness.ReadWav(h.P("limited", "gaussian", "gaussian-3-0.wav")).channels[0];
+        var raw = StudioHarness.ReadWav(h.P("raw", "gaussian", "gaussian-3-0.wav")).channels[0];
+        Assert.True(raw.Max(MathF.Abs) > 1.2f, $"the test model's own peak {raw.Max(MathF.Abs)}");
+        Assert.Equal(0.95f, limited.Max(MathF.Abs), 1e-4f);
+        float gain = 0.95f / raw.Max(MathF.Abs);
+        Assert.Equal(raw[100] * gain, limited[100], 1e-5f);   // one gain for the whole hit
+        Assert.Contains("--max-peak 0", WavMetadata.ReadComment(h.P("raw", "gaussian", "gaussian-3-0.wav")));
     }
 
     [AnalyticModelFact]

@@ -27,8 +27,8 @@ public static class OneShotTail
     /// The loudest a finished hit may peak (linear): 0.95, where onnx-export puts the loudest velocity layer of every
     /// recorded instrument. A generated hit above it has overshot (the model extrapolates, autoguidance most of all:
     /// median claps peaked near +3 dBFS at velocity ~0.9 against −0.6 dBFS for the real ones), so it is scaled back to
-    /// it as a whole; a hit at or below it keeps its level bit-exact. Diffusion Drums passes it to <see cref="Finish"/>;
-    /// the studio's generate writes the model's own level (a file can be normalised; a played hit cannot).
+    /// it as a whole; a hit at or below it keeps its level bit-exact. Diffusion Drums and the studio's generate and interpolate
+    /// pass it to <see cref="Finish"/> (the studio's <c>--max-peak 0</c> keeps the model's own level).
     /// </summary>
     public const float MaxPeak = 0.95f;
 
