@@ -11,20 +11,21 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3   # Debian's interpreter: the apt packages live there, not in a pyenv/venv python
+# The autoguidance guide: the model's architecture at about a third of its widths, 10 minutes fresh (onnx-export/README.md).
+train_guide() { $PY -m diffusion_drums.train --fresh --minutes 10 --ckpt-dir checkpoints/guide \
+                  --params '{"channels": [32, 48, 96]}' "$@"; }
 cmd=${1:-help}; shift || true
 case "$cmd" in
   setup)    sudo apt-get install -y python3-torch python3-onnx python3-numpy python3-scipy python3-soundfile \
               python3-pytest hydrogen-drumkits hydrogen-data fluid-soundfont-gm fluidsynth ;;
   data)     $PY -m diffusion_drums.dataset --rebuild --data-md DATA.md "$@" ;;
   train)    $PY -m diffusion_drums.train "$@" ;;
-  guide)    $PY -m diffusion_drums.train --fresh --minutes 10 --ckpt-dir checkpoints/guide \
-              --params '{"channels": [32, 48, 96]}' "$@" ;;
+  guide)    train_guide "$@" ;;
   export)   $PY -m diffusion_drums.export "$@" ;;
   evaluate) $PY -m diffusion_drums.evaluate "$@" ;;
   test)     $PY -m pytest -q tests "$@" ;;
   all)      $PY -m diffusion_drums.dataset --rebuild --data-md DATA.md && $PY -m diffusion_drums.train "$@" \
-              && $PY -m diffusion_drums.train --fresh --minutes 10 --ckpt-dir checkpoints/guide \
-                   --params '{"channels": [32, 48, 96]}' \
+              && train_guide \
               && $PY -m diffusion_drums.export --guide checkpoints/guide/last.pt --guide-min-sigma 1 \
                    --defaults '{"steps": 6, "guidance": 2.0, "guidanceMaxSigma": 1.0}' --sigma-min 0.01 \
               && $PY -m diffusion_drums.evaluate --guide checkpoints/guide/last.pt --autoguidance 2@1+2 \

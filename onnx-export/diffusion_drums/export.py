@@ -166,12 +166,8 @@ def main(argv=None):
     guide_path = os.path.join(a.out, "guide.onnx")
     guide_block, parity_model = None, model
     if a.guide:
-        gck = torch.load(a.guide, map_location="cpu")
-        gp = Params.from_dict(gck["params"])
-        gp.sigma_min = p.sigma_min
-        guide = EDMDenoiser(gp)
-        guide.load_state_dict(gck["ema"])
-        guide.eval()
+        from .train import load_model  # here, not at the top: train imports the dataset code export does not need
+        guide, gp, gck = load_model(a.guide)  # EMA weights, eval mode
         if (gp.clip_samples, gp.length_multiple, gp.num_classes) != (p.clip_samples, p.length_multiple, p.num_classes):
             raise SystemExit("the guide must share the model's clip length, length multiple and classes")
         export_onnx(guide, guide_path)

@@ -29,13 +29,10 @@ public sealed class GenerateSettings : SamplingSettings
     [DefaultValue(".")]
     public string Out { get; init; } = ".";
 
-    [CommandOption("--max-peak <LEVEL>")]
-    [Description("Loudest peak of a written hit, linear 0..1: a hit above it is scaled down as a whole, as Diffusion Drums plays it (default 0.95, the loudest recorded layer in the training data); 0 = the model's own level")]
+    [CommandOption(MaxPeakOption.Template)]
+    [Description(MaxPeakOption.Description)]
     [DefaultValue(OneShotTail.MaxPeak)]
     public float MaxPeak { get; init; } = OneShotTail.MaxPeak;
-
-    /// <summary>The peak limit to pass to <see cref="OneShotTail.Finish"/>.</summary>
-    public float PeakLimit => MaxPeak > 0f ? MaxPeak : float.PositiveInfinity;
 
     public override ValidationResult Validate()
     {
@@ -44,7 +41,7 @@ public sealed class GenerateSettings : SamplingSettings
         if (string.IsNullOrWhiteSpace(Class)) return ValidationResult.Error("--class: missing (a class name, or 'all')");
         if (Count is < 1 or > 100000) return ValidationResult.Error($"--count: {Count} is outside 1..100000");
         if (FirstIndex < 0) return ValidationResult.Error($"--first-index: {FirstIndex} is negative");
-        if (!(MaxPeak is >= 0f and <= 1f)) return ValidationResult.Error($"--max-peak: {MaxPeak} is outside 0..1");
+        if (MaxPeakOption.Check(MaxPeak) is { } peakError) return peakError;
         return ValidationResult.Success();
     }
 }
@@ -96,14 +93,14 @@ public sealed class GenerateCommand(StudioContext context) : StudioCommand<Gener
                 }
                 model.Operations.Generate(cond.AsSpan(0, n), seeds.AsSpan(0, n), length, options, output.AsSpan(0, n * length));
                 // One-shots end as Diffusion Drums plays them: faded 50 dB under the peak, then exact silence.
-                for (int b = 0; b < n; b++) OneShotTail.Finish(output.AsSpan(b * length, length), den.SampleRateHz, maxPeak: s.PeakLimit);
+                for (int b = 0; b < n; b++) OneShotTail.Finish(output.AsSpan(b * length, length), den.SampleRateHz, maxPeak: MaxPeakOption.Limit(s.MaxPeak));
                 for (int b = 0; b < n; b++)
                 {
                     var (cls, index, path) = jobs[start + b];
                     string name = den.ClassNames[cls];
                     string reproduce = CommandLine("generate",
                         [("--class", name), ("--seed", seed), ("--first-index", index), ("--count", 1), ("--velocity", s.Velocity),
-                         ("--max-peak", s.MaxPeak == OneShotTail.MaxPeak ? null : s.MaxPeak), .. SamplingOptionsForCommandLine(options, model, s)]);
+                         MaxPeakOption.ForCommandLine(s.MaxPeak), .. SamplingOptionsForCommandLine(options, model, s)]);
                     var meta = Metadata("generate", model, options, ("seed", seeds[b]), ("baseSeed", seed), ("index", index),
                                         ("class", name), ("velocity", s.Velocity));
                     WriteWav(outputs, path, output.AsSpan(b * length, length), 1, den.SampleRateHz, s.Format, reproduce, meta);

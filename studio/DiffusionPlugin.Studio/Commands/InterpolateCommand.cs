@@ -14,13 +14,10 @@ public sealed class InterpolateSettings : OutputSettings
     [Description("Drum class")]
     public string? Class { get; init; }
 
-    [CommandOption("--max-peak <LEVEL>")]
-    [Description("Loudest peak of a written hit, linear 0..1: a hit above it is scaled down as a whole, as Diffusion Drums plays it (default 0.95, the loudest recorded layer in the training data); 0 = the model's own level")]
+    [CommandOption(MaxPeakOption.Template)]
+    [Description(MaxPeakOption.Description)]
     [DefaultValue(OneShotTail.MaxPeak)]
     public float MaxPeak { get; init; } = OneShotTail.MaxPeak;
-
-    /// <summary>The peak limit to pass to <see cref="OneShotTail.Finish"/>.</summary>
-    public float PeakLimit => MaxPeak > 0f ? MaxPeak : float.PositiveInfinity;
 
     [CommandOption("--seed-a <N>")]
     [Description("Seed at position 0")]
@@ -71,7 +68,7 @@ public sealed class InterpolateSettings : OutputSettings
         var b = base.Validate();
         if (!b.Successful) return b;
         if (string.IsNullOrWhiteSpace(Class)) return ValidationResult.Error("--class: missing");
-        if (!(MaxPeak is >= 0f and <= 1f)) return ValidationResult.Error($"--max-peak: {MaxPeak} is outside 0..1");
+        if (MaxPeakOption.Check(MaxPeak) is { } peakError) return peakError;
         if (SeedA is null) return ValidationResult.Error("--seed-a: missing");
         if (SeedB is null) return ValidationResult.Error("--seed-b: missing");
         if (Count is < 2 or > 10000) return ValidationResult.Error($"--count: {Count} is outside 2..10000 (the ends are seed A and seed B)");
@@ -110,13 +107,13 @@ public sealed class InterpolateCommand(StudioContext context) : StudioCommand<In
                 int n = Math.Min(chunk, s.Count - start);
                 model.Operations.Interpolate(cond, a, b, positions.AsSpan(start, n), length, options, output.AsSpan(0, n * length));
                 // Finished like generate's one-shots, so the end points are generate's files for seed a and seed b.
-                for (int k = 0; k < n; k++) OneShotTail.Finish(output.AsSpan(k * length, length), den.SampleRateHz, maxPeak: s.PeakLimit);
+                for (int k = 0; k < n; k++) OneShotTail.Finish(output.AsSpan(k * length, length), den.SampleRateHz, maxPeak: MaxPeakOption.Limit(s.MaxPeak));
                 for (int k = 0; k < n; k++)
                 {
                     int i = start + k;
                     string reproduce = CommandLine("interpolate",
                         [("--class", name), ("--seed-a", a), ("--seed-b", b), ("--count", s.Count), ("--velocity", s.Velocity),
-                         ("--max-peak", s.MaxPeak == OneShotTail.MaxPeak ? null : s.MaxPeak), .. SamplingOptionsForCommandLine(options, model, s)]);
+                         MaxPeakOption.ForCommandLine(s.MaxPeak), .. SamplingOptionsForCommandLine(options, model, s)]);
                     var meta = Metadata("interpolate", model, options, ("seedA", a), ("seedB", b), ("index", i),
                                         ("position", positions[i]), ("class", name), ("velocity", s.Velocity));
                     WriteWav(outputs, paths[i], output.AsSpan(k * length, length), 1, den.SampleRateHz, s.Format, reproduce, meta);

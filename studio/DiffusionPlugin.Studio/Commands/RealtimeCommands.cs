@@ -267,7 +267,10 @@ public sealed class RenderCommand(StudioContext context) : OfflineEngineCommand<
         string outPath = outputs.Plan(s.Output);
 
         var options = EngineOptions(s);
-        int rate = s.SampleRate ?? Backend.ManifestInfo.Read(options.ManifestPath!).SampleRateHz
+        // Read once, and only when an option leaves something to the manifest.
+        Backend.ManifestInfo? read = null;
+        Backend.ManifestInfo Manifest() => read ??= Backend.ManifestInfo.Read(options.ManifestPath!);
+        int rate = s.SampleRate ?? Manifest().SampleRateHz
                    ?? throw new StudioException($"{options.ManifestPath}: manifest has no sampleRateHz; give --sample-rate", StudioExitCodes.ModelError);
         using var drums = Context.Backend.CreateDrums(options);
         drums.KitSeed = s.KitSeed;
@@ -275,7 +278,7 @@ public sealed class RenderCommand(StudioContext context) : OfflineEngineCommand<
         drums.OutputGainDb = s.GainDb;
         if (s.Steps is { } steps) drums.Steps = steps;
         // Unless told otherwise, the guidance the model was tuned for (its manifest's defaults), as the other commands do.
-        drums.Guidance = s.Guidance ?? Backend.ManifestInfo.Read(options.ManifestPath!).Defaults.Guidance;
+        drums.Guidance = s.Guidance ?? Manifest().Defaults.Guidance;
         ActivateOffline(drums, s, rate, options.ManifestPath!, cancellation);
         var clock = Stopwatch.StartNew();
 

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using DiffusionPlugin.Engine.Diffusion;
+using DiffusionPlugin.Engine.Realtime;
 using DiffusionPlugin.Studio.Audio;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -67,6 +68,26 @@ public class OutputSettings : StudioSettings
         if (Bits is not (24 or 32)) return ValidationResult.Error($"--bits: {Bits} is not 24 or 32");
         return ValidationResult.Success();
     }
+}
+
+/// <summary>
+/// <c>--max-peak</c> of the commands that write finished one-shots (generate, interpolate): declared on each settings
+/// class (their bases differ), its description, check, effective limit and reproduce-line entry live here once.
+/// </summary>
+public static class MaxPeakOption
+{
+    public const string Template = "--max-peak <LEVEL>";
+    public const string Description = "Loudest peak of a written hit, linear 0..1: a hit above it is scaled down as a whole, as Diffusion Drums plays it (default 0.95, the loudest recorded layer in the training data); 0 = the model's own level";
+
+    /// <summary>An error for a value outside 0..1, else null.</summary>
+    public static ValidationResult? Check(float maxPeak) =>
+        maxPeak is >= 0f and <= 1f ? null : ValidationResult.Error($"--max-peak: {maxPeak} is outside 0..1");
+
+    /// <summary>The limit to pass to <see cref="OneShotTail.Finish"/>: 0 means none.</summary>
+    public static float Limit(float maxPeak) => maxPeak > 0f ? maxPeak : float.PositiveInfinity;
+
+    /// <summary>The reproduce line's entry: left out at the default.</summary>
+    public static (string, object?) ForCommandLine(float maxPeak) => ("--max-peak", maxPeak == OneShotTail.MaxPeak ? null : maxPeak);
 }
 
 /// <summary>Options of every command that runs reverse diffusion itself.</summary>

@@ -15,10 +15,7 @@ public class AutoguidanceTests
 
     private static string GuidedCopy(Action<JsonObject> edit)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "diffusionplugin-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        var source = Path.GetDirectoryName(GuidedManifest)!;
-        foreach (var f in Directory.GetFiles(source)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        var dir = TestModels.CopyToTemp(Path.GetDirectoryName(GuidedManifest)!);
         var node = JsonNode.Parse(File.ReadAllText(GuidedManifest))!.AsObject();
         edit(node);
         File.WriteAllText(Path.Combine(dir, "manifest.json"), node.ToJsonString());

@@ -29,11 +29,14 @@ internal static class TestModels
     }
 
     /// <summary>A fresh temporary folder holding a copy of the analytic model, for tests that break it.</summary>
-    public static string CopyAnalyticToTemp()
+    public static string CopyAnalyticToTemp() => CopyToTemp(AnalyticDirectory);
+
+    /// <summary>A fresh temporary folder holding a copy of the files of <paramref name="modelDirectory"/>.</summary>
+    public static string CopyToTemp(string modelDirectory)
     {
         var dir = Path.Combine(Path.GetTempPath(), "diffusionplugin-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
-        foreach (var f in Directory.GetFiles(AnalyticDirectory)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        foreach (var f in Directory.GetFiles(modelDirectory)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
         return dir;
     }
 
