@@ -203,3 +203,79 @@ def test_a_report_row_names_its_guidance_interval_only_when_one_is_set():
     assert ev.run_name("dpmpp_2m", 6, 2.0, guidance_max_sigma=1.0) == "model dpmpp_2m 6 steps, guidance 2.0, guidance only at σ ≤ 1"
     assert ev.run_name("dpmpp_2m", 6, 2.0, guidance_max_sigma=float("inf")).endswith("guidance at every σ")
     assert ev.run_name("dpmpp_2m", 6, 1.0, guidance_max_sigma=1.0) == "model dpmpp_2m 6 steps, guidance 1.0"
+
+
+def _decaying_tone_over_a_floor(length=22050, floor=1e-4, seed=0):
+    """A 200 Hz tone falling 60 dB per 0.1 s from peak 0.5, over white noise at `floor` rms (a model's tail)."""
+    t = np.arange(length) / SR
+    rng = np.random.default_rng(seed)
+    return (0.5 * np.sin(2 * np.pi * 200 * t) * 10 ** (-3 * t / 0.1) + floor * rng.standard_normal(length)).astype(np.float32)
+
+
+def test_the_one_shot_finish_keeps_the_hit_bit_exact_then_fades_into_exact_silence():
+    hit = _decaying_tone_over_a_floor()
+    out = ev.one_shot_finish(hit)
+    end = int(np.flatnonzero(out)[-1]) + 1
+    # the tone falls 50 dB below its peak near 0.083 s; the noise floor (-74 dB under the peak) is cut
+    assert 0.075 * SR < end < 0.11 * SR
+    fade = int(ev.FINISH_FADE_S * SR)
+    np.testing.assert_array_equal(out[:end - fade], hit[:end - fade])
+    assert np.all(np.abs(out[end - fade:end]) <= np.abs(hit[end - fade:end]))
+    assert not out[end:].any()
+
+
+def test_the_one_shot_finish_scales_an_overshooting_hit_as_a_whole_and_leaves_a_quieter_one_alone():
+    loud = 3.0 * _decaying_tone_over_a_floor(floor=0.0)  # peaks near 1.38
+    out = ev.one_shot_finish(loud)
+    assert abs(np.abs(out).max() - ev.FINISH_MAX_PEAK) < 1e-6
+    early = slice(0, 2000)
+    np.testing.assert_allclose(out[early], loud[early] * ev.FINISH_MAX_PEAK / np.abs(loud).max(), rtol=1e-6)
+    quiet = _decaying_tone_over_a_floor(floor=0.0)
+    np.testing.assert_array_equal(ev.one_shot_finish(quiet)[early], quiet[early])
+
+
+def test_the_one_shot_finish_fades_a_sound_cut_short_over_its_last_10_ms_and_silences_silence_and_nan():
+    t = np.arange(8192) / SR
+    held = (0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    out = ev.one_shot_finish(held)
+    fade = int(ev.FINISH_FADE_S * SR)
+    np.testing.assert_array_equal(out[:-fade], held[:-fade])
+    assert abs(out[-1]) < 1e-3 < abs(held[-1]) or abs(held[-1]) < 1e-3
+    assert np.abs(out[-fade:]).max() <= np.abs(held[-fade:]).max()
+    assert not ev.one_shot_finish(np.zeros(1000, np.float32)).any()
+    assert not ev.one_shot_finish(np.full(1000, np.nan, np.float32)).any()
+
+
+def test_the_one_shot_finish_uses_the_engines_constants():
+    import os, re
+    src = open(os.path.join(os.path.dirname(__file__), "..", "..", "engine", "DiffusionPlugin.Engine", "Realtime",
+                            "OneShotTail.cs")).read()
+    value = lambda name: float(re.search(rf"const\s+\w+\s+{name}\s*=\s*(-?[0-9.]+)", src).group(1))
+    assert value("DefaultFloorDb") == ev.FINISH_FLOOR_DB
+    assert value("FadeSeconds") == ev.FINISH_FADE_S
+    assert value("WindowSeconds") == ev.FINISH_WINDOW_S
+    assert value("MaxPeak") == ev.FINISH_MAX_PEAK
+
+
+def test_as_played_finishes_drum_hits_and_leaves_general_clips_as_generated():
+    hits = np.stack([_decaying_tone_over_a_floor(seed=1), _decaying_tone_over_a_floor(seed=2)])
+    cls = np.array([ev.CLASSES.index("snare"), ev.CLASSES.index("general")])
+    out = ev.as_played(hits, cls)
+    assert not out[0, -1000:].any()
+    np.testing.assert_array_equal(out[1], hits[1])
+
+
+def test_the_held_out_kit_figures_leave_the_general_clips_out():
+    rng = np.random.default_rng(5)
+    classes = ["kick", "snare", "general"]
+    train = np.concatenate([_tones(80, 20, rng), _tones(3000, 20, rng), _tones(600, 20, rng)])
+    train_c = np.repeat([0, 1, 2], 20)
+    ref = np.concatenate([_tones(80, 10, rng), _tones(3000, 10, rng), _tones(600, 10, rng)])
+    ref_c = np.repeat([0, 1, 2], 10)
+    good_drums_bad_general = (np.concatenate([_tones(80, 10, rng), _tones(3000, 10, rng), noise_bursts(10, 8192, rng)]), ref_c)
+    r = evaluate_sets(train, train_c, ref, ref_c, {"model": good_drums_bad_general}, classes=classes)["model"]
+    assert r["kits"]["accuracy"] == 1.0 and r["pooled"]["accuracy"] < 0.9
+    assert r["kits"]["frechet"] < r["pooled"]["frechet"] / 2
+    assert r["kits"]["copies"] == 0
+    only_general = evaluate_sets(train, train_c, ref, ref_c, {"g": (ref[ref_c == 2], ref_c[ref_c == 2])}, classes=classes)["g"]
+    assert "kits" not in only_general
