@@ -142,7 +142,8 @@ def main(argv=None):
     ap.add_argument("--guide", default=None,
                     help="checkpoint of the weaker model for autoguidance (exported as guide.onnx, EMA weights)")
     ap.add_argument("--guide-weight", type=float, default=2.0, help="autoguidance weight w (pick it with evaluate --autoguidance)")
-    ap.add_argument("--guide-min-sigma", type=float, default=0.3, help="autoguidance only above this sigma")
+    ap.add_argument("--guide-min-sigma", type=float, default=1.0,
+                    help="autoguidance only above this sigma (1: the shipped setting, see the README)")
     ap.add_argument("--sigma-min", type=float, default=None,
                     help="manifest sigmaMin: the schedule's last noise level (default: the training Params'; "
                          "pick it with evaluate --extra-sigma-min)")

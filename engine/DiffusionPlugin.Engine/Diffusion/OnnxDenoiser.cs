@@ -80,13 +80,16 @@ public sealed class OnnxDenoiser : IDenoiser
         finally { OrtProcessExitGuard.Leave(); }
     }
 
-    private static OnnxDenoiser LoadInsideGuard(ModelManifest manifest, ExecutionOptions options, string path, Serilog.ILogger log)
+    /// <param name="deviceReason">For the guide: why its model runs where it does (the guide follows the model's device
+    /// rather than probing CUDA a second time); null for the model itself.</param>
+    private static OnnxDenoiser LoadInsideGuard(ModelManifest manifest, ExecutionOptions options, string path, Serilog.ILogger log,
+        string? deviceReason = null)
     {
         int threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Math.Max(1, Environment.ProcessorCount - 1);
         InferenceSession session;
         ExecutionDevice device;
         string reason;
-        try { (session, device, reason) = CreateSession(path, options.Device, threads); }
+        try { (session, device, reason) = CreateSession(path, options.Device, threads); reason = deviceReason ?? reason; }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
         {
             // libonnxruntime.so itself did not load (not beside the plugin, wrong architecture): a host must not crash.
@@ -102,7 +105,11 @@ public sealed class OnnxDenoiser : IDenoiser
                 var guidePath = manifest.GuideModelPath!;
                 if (!File.Exists(guidePath)) throw new ModelLoadException(guidePath, $"guide ONNX file not found (named by {manifest.ManifestPath})");
                 // The guide follows the same contract: the same manifest with its own file, and no guide of its own.
-                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null }, options, guidePath, log);
+                // A model that fell back to the CPU takes its guide with it: probing CUDA again would only log the same
+                // reason twice. On CUDA the guide asks as the model did, so it can still fall back on its own under Auto.
+                bool onCpu = device == ExecutionDevice.Cpu;
+                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null },
+                    onCpu ? options with { Device = ExecutionDevice.Cpu } : options, guidePath, log, onCpu ? $"as the model: {reason}" : null);
             }
             denoiser.WarmUp(path);
             OrtProcessExitGuard.RegisterAfterLoad();

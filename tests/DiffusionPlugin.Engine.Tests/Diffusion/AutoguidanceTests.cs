@@ -54,6 +54,16 @@ public class AutoguidanceTests
     }
 
     [Fact]
+    public void Under_auto_the_guide_runs_where_the_model_runs_and_a_cpu_fallback_names_the_models_reason()
+    {
+        using var onnx = DiffusionModel.LoadDenoiser(GuidedManifest, new ExecutionOptions { Device = ExecutionDevice.Auto, IntraOpThreads = 1 });
+        var guide = onnx.Guide!;
+        Assert.Equal(onnx.ActiveDevice, guide.ActiveDevice);
+        if (onnx.ActiveDevice == ExecutionDevice.Cpu)
+            Assert.Equal($"as the model: {onnx.DeviceReason}", guide.DeviceReason);
+    }
+
+    [Fact]
     public void A_guide_whose_weight_is_one_is_not_loaded_and_changes_nothing()
     {
         var manifest = GuidedCopy(m => m["guide"]!["weight"] = 1.0);
