@@ -34,6 +34,8 @@ class Params:
     p_std: float = 1.6                   # sigma 0.007, where a drum's tail must be told from hiss
     loss_sigma_knee: float = 0.02        # below this sigma the loss weight rises toward EDM's 1/sigma^2 again
                                          # (train.loss_weight); = sigma_data gives the plain 1/c_out^2 weight
+    loss_preemphasis: float = 0.0        # > 0: add this times the error's pre-emphasised (1 - 0.95/z) square
+                                         # (train.edm_loss): weighs high-frequency error up, e.g. hiss left on kicks
     # training
     batch_size: int = 24
     learning_rate: float = 4e-4

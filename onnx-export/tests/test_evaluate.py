@@ -279,3 +279,26 @@ def test_the_held_out_kit_figures_leave_the_general_clips_out():
     assert r["kits"]["copies"] == 0
     only_general = evaluate_sets(train, train_c, ref, ref_c, {"g": (ref[ref_c == 2], ref_c[ref_c == 2])}, classes=classes)["g"]
     assert "kits" not in only_general
+
+
+def test_the_report_checks_the_bars_on_the_held_out_kits_as_played_raw_and_on_every_class(tmp_path):
+    rng = np.random.default_rng(6)
+    classes = ["kick", "snare", "general"]
+    mk = lambda: np.concatenate([_tones(80, 10, rng), _tones(3000, 10, rng), _tones(600, 6, rng)])
+    train, ref, gen = mk(), mk(), mk()
+    cls = np.repeat([0, 1, 2], [10, 10, 6])
+    key = "model test"
+    sets = {"real held-out hits (the reference itself)": (ref, cls), "real training hits (floor)": (train, cls),
+            "noise bursts (ceiling)": (noise_bursts(len(ref), 8192, rng), cls),
+            key: (gen, cls), key + ev.AS_PLAYED: (ev.as_played(gen, cls, classes), cls)}
+    res = evaluate_sets(train, cls, ref, cls, sets, classes=classes)
+    meta = {"heldOutKits": ["A"], "refCount": len(ref), "perItem": 1, "step": 1, "trainingMinutes": 0.0, "command": "x"}
+    ev.write_report(tmp_path / "EVALUATION.md", res, {}, meta, key)
+    text = (tmp_path / "EVALUATION.md").read_text()
+    assert "general clips are 6 of the 26 reference items" in text
+    bars = text.split("## Bars")[1]
+    played, raw, pooled = (bars.index(h) for h in ("Held-out kits, as played:", "Held-out kits, the model's raw output:",
+                                                    "Every class pooled"))
+    assert played < raw < pooled
+    kits_floor = res["real training hits (floor)"]["kits"]["frechet"]
+    assert f"{res[key + ev.AS_PLAYED]['kits']['frechet']:.2f} vs {1.5 * kits_floor:.2f}" in bars[played:raw]

@@ -117,6 +117,27 @@ def test_the_loss_weight_rises_below_its_knee_and_is_plain_edm_weight_above_sigm
     assert torch.allclose(train.loss_weight(m, sigma, plain), 1 / c_out ** 2)
 
 
+def test_the_pre_emphasised_loss_weighs_a_high_frequency_error_up_and_leaves_a_low_one_nearly_as_it_was():
+    class Erring(EDMDenoiser):  # returns the clean clip plus a fixed error, whatever it is given
+        def forward(self, x, sigma, class_id, velocity):
+            return self.clean + self.error
+
+    t = torch.arange(1024) / 44100.0
+    clean = 0.3 * torch.sin(2 * torch.pi * 200 * t).expand(4, 1, 1024)
+    cls, vel = torch.zeros(4, dtype=torch.long), torch.ones(4)
+
+    def loss(freq_hz, preemphasis):
+        p = Params(**{**TINY, "loss_preemphasis": preemphasis})
+        m = Erring(p)
+        m.clean, m.error = clean, 0.01 * torch.sin(2 * torch.pi * freq_hz * t).expand(4, 1, 1024)
+        return train.edm_loss(m, clean, cls, vel, p, torch.Generator().manual_seed(0)).item()
+
+    high, low = 44100 * 232 / 1024, 44100 * 2 / 1024  # whole periods in the clip: 9.99 kHz and 86 Hz
+    assert loss(high, 1.0) / loss(high, 0.0) > 2.5  # |1 - 0.95 e^-jw|^2 = 1.63 at 10 kHz
+    assert loss(low, 1.0) / loss(low, 0.0) < 1.01   # 0.0026 at 86 Hz
+    assert loss(high, 0.0) == pytest.approx(loss(low, 0.0), rel=0.01)  # plain MSE: only the error's energy counts
+
+
 def test_the_band_filters_split_a_signal_without_losing_any_of_it():
     from diffusion_drums.model import band_pass_bank
     bank = band_pass_bank(8, 33, 44100)[:, 0].numpy()  # [8, 33]
