@@ -35,7 +35,8 @@ class Params:
     loss_sigma_knee: float = 0.02        # below this sigma the loss weight rises toward EDM's 1/sigma^2 again
                                          # (train.loss_weight); = sigma_data gives the plain 1/c_out^2 weight
     loss_preemphasis: float = 0.0        # > 0: add this times the error's pre-emphasised (1 - 0.95/z) square
-                                         # (train.edm_loss): weighs high-frequency error up, e.g. hiss left on kicks
+                                         # (train.edm_loss): weighs high-frequency error up, e.g. hiss left on kicks;
+                                         # tried at 1 and 4, no better than 0 (README, What still fails)
     # training
     batch_size: int = 24
     learning_rate: float = 4e-4
