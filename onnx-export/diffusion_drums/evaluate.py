@@ -433,11 +433,11 @@ def write_report(path, res, timing, meta, defaults_key):
 
     L += table("kits", "## Held-out kits (drum classes; the bars)",
                "The bars speak of held-out kits: these figures leave out the general clips (the widener's material).")
-    n_general = next(iter(res.values()))["perClass"].get("general", {}).get("n", 0)
+    anyr = next(iter(res.values()))  # the reference itself: its per-class counts are the reference's
+    n_general = anyr["perClass"].get("general", {}).get("n", 0)
     L += table("pooled", "## Pooled over every class (drums and general)",
                "Every class, general included (earlier reports' only table, and the one their bars were "
                f"checked on): general clips are {n_general} of the {meta['refCount']} reference items.")
-    anyr = next(iter(res.values()))
     L += ["", "Mean shift: ||mean difference||² of the standardised features, the part of the Fréchet distance a "
           "better average sound would remove; the rest comes from the covariance. Feature spread: standard deviation "
           "of each feature over the set / over the reference, averaged over features (pooled over classes).", "", f"Classifier (logistic regression on the features) accuracy on the real training hits it was fitted on: "
