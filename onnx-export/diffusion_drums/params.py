@@ -37,6 +37,8 @@ class Params:
     loss_preemphasis: float = 0.0        # > 0: add this times the error's pre-emphasised (1 - 0.95/z) square
                                          # (train.edm_loss): weighs high-frequency error up, e.g. hiss left on kicks;
                                          # tried at 1 and 4, no better than 0 (README, What still fails)
+    loss_band_excess: float = 0.0        # > 0: add this times train.band_excess, the log-energy a band-frame of D holds
+                                         # above the clean clip's (noise the denoiser let through, e.g. kick hiss)
     # training
     batch_size: int = 24
     learning_rate: float = 4e-4

@@ -292,13 +292,31 @@ def test_the_report_checks_the_bars_on_the_held_out_kits_as_played_raw_and_on_ev
             "noise bursts (ceiling)": (noise_bursts(len(ref), 8192, rng), cls),
             key: (gen, cls), key + ev.AS_PLAYED: (ev.as_played(gen, cls, classes), cls)}
     res = evaluate_sets(train, cls, ref, cls, sets, classes=classes)
-    meta = {"heldOutKits": ["A"], "refCount": len(ref), "perItem": 1, "step": 1, "trainingMinutes": 0.0, "command": "x"}
+    meta = {"heldOutKits": ["A"], "refCount": len(ref), "perItem": 1, "step": 1, "trainingMinutes": 0.0, "command": "x",
+            "unseenKitAccuracy": {"drums": 0.5, "kick": 0.25, "snare": 0.75}}
     ev.write_report(tmp_path / "EVALUATION.md", res, {}, meta, key)
     text = (tmp_path / "EVALUATION.md").read_text()
     assert "general clips are 6 of the 26 reference items" in text
+    assert "kits it was not fitted on it scores 0.500" in text and "kick 0.25, snare 0.75." in text
     bars = text.split("## Bars")[1]
     played, raw, pooled = (bars.index(h) for h in ("Held-out kits, as played:", "Held-out kits, the model's raw output:",
                                                     "Every class pooled"))
     assert played < raw < pooled
     kits_floor = res["real training hits (floor)"]["kits"]["frechet"]
     assert f"{res[key + ev.AS_PLAYED]['kits']['frechet']:.2f} vs {1.5 * kits_floor:.2f}" in bars[played:raw]
+
+
+def test_unseen_kit_accuracy_is_perfect_when_every_kit_tells_classes_apart_the_same_way_and_low_when_each_kit_differs():
+    rng = np.random.default_rng(7)
+    classes = ["kick", "snare", "general"]
+    kits = np.repeat(["a", "b", "c"], 8)
+    same = np.concatenate([np.concatenate([_tones(80, 4, rng), _tones(5000, 4, rng)]) for _ in range(3)])
+    labels = np.tile(np.repeat([0, 1], 4), 3)
+    f = features(same)
+    u = ev.unseen_kit_accuracy(f, labels, kits, len(classes), classes)
+    assert u["drums"] == 1.0 and u["kick"] == 1.0 and u["snare"] == 1.0
+    # every kit calls its own two sounds by the other kit's names: fitted on two kits, a third is a coin toss at best
+    swapped = np.concatenate([np.concatenate([_tones(80 if k != "b" else 5000, 4, rng), _tones(5000 if k != "b" else 80, 4, rng)])
+                              for k in ("a", "b", "c")])
+    u = ev.unseen_kit_accuracy(features(swapped), labels, kits, len(classes), classes)
+    assert u["drums"] < 0.7

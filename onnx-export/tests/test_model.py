@@ -138,6 +138,44 @@ def test_the_pre_emphasised_loss_weighs_a_high_frequency_error_up_and_leaves_a_l
     assert loss(high, 0.0) == pytest.approx(loss(low, 0.0), rel=0.01)  # plain MSE: only the error's energy counts
 
 
+def test_band_excess_charges_noise_let_into_a_silent_band_and_leaves_a_quieter_estimate_free():
+    from diffusion_drums.model import band_pass_bank
+    bank = band_pass_bank(8, 33, 44100)
+    t = torch.arange(4096) / 44100.0
+    kick = (torch.sin(2 * torch.pi * 60 * t) * torch.exp(-t / 0.05)).expand(2, 1, 4096).contiguous()
+    hiss = 1e-3 * torch.randn(2, 1, 4096, generator=torch.Generator().manual_seed(0))
+    assert train.band_excess(kick, kick, bank).max() == 0  # the clean clip itself
+    assert train.band_excess(0.5 * kick, kick, bank).max() == 0  # a quieter (blurred) estimate is not charged
+    leak = train.band_excess(kick + hiss, kick, bank)
+    assert leak.min() > 0.5  # hiss 60 dB under the kick, in bands where the kick holds ~nothing
+    louder = train.band_excess(kick + 10 * hiss, kick, bank)
+    assert torch.all(louder > leak + 1.0)  # 20 dB more hiss, charged more (log scale, up to the floor)
+    noise = torch.randn(2, 1, 4096, generator=torch.Generator().manual_seed(1))
+    assert train.band_excess(noise + hiss, noise, bank).max() < 0.05  # the same hiss on a full-band sound: ~nothing
+
+
+def test_the_band_excess_term_adds_to_the_loss_only_when_switched_on():
+    class Hissing(EDMDenoiser):  # returns the clean clip plus a faint hiss, whatever it is given
+        def forward(self, x, sigma, class_id, velocity):
+            return self.clean + self.hiss
+
+    t = torch.arange(1024) / 44100.0
+    clean = torch.sin(2 * torch.pi * 80 * t).expand(4, 1, 1024).contiguous()
+    cls, vel = torch.zeros(4, dtype=torch.long), torch.ones(4)
+
+    def loss(weight):
+        p = Params(**{**TINY, "loss_band_excess": weight})
+        m = Hissing(p)
+        m.clean, m.hiss = clean, 1e-3 * torch.randn(4, 1, 1024, generator=torch.Generator().manual_seed(0))
+        return train.edm_loss(m, clean, cls, vel, p, torch.Generator().manual_seed(0)).item()
+
+    bank = __import__("diffusion_drums.model", fromlist=["band_pass_bank"]).band_pass_bank(8, 33, 44100)
+    hiss = 1e-3 * torch.randn(4, 1, 1024, generator=torch.Generator().manual_seed(0))
+    excess = train.band_excess(clean + hiss, clean, bank).mean().item()
+    assert excess > 0.1
+    assert loss(0.5) - loss(0.0) == pytest.approx(0.5 * excess, rel=1e-4)
+
+
 def test_the_band_filters_split_a_signal_without_losing_any_of_it():
     from diffusion_drums.model import band_pass_bank
     bank = band_pass_bank(8, 33, 44100)[:, 0].numpy()  # [8, 33]
