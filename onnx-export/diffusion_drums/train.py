@@ -59,7 +59,7 @@ def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.G
     loss = (w * per_item).mean()
     if p.loss_band_excess > 0:  # unweighted by sigma: the hinge is scale-free (see band_excess)
         bank = band_pass_bank(p.band_filters or 8, p.band_kernel, p.sample_rate_hz).to(d.device)
-        loss = loss + p.loss_band_excess * band_excess(d, x0, bank).mean()
+        loss = loss + p.loss_band_excess * band_excess(d, x0, bank, p.loss_band_excess_shape).mean()
     return loss
 
 
@@ -67,7 +67,7 @@ EXCESS_FRAME = 512          # samples per frame of band_excess (11.6 ms at 44.1 
 EXCESS_FLOOR = 1e-7         # band-frame energies below -70 dB of the clean clip's loudest frame count as silence
 
 
-def band_excess(d, x0, bank):
+def band_excess(d, x0, bank, shape: bool = False):
     """Mean over bands and frames of max(0, ln(E_d + e) - ln(E_x0 + e)): how far the denoised clip d puts more energy
     into a band-frame than the clean clip x0 holds there. d, x0: [B,1,L]; bank: [K,1,taps] band-passes -> [B].
 
@@ -84,6 +84,12 @@ def band_excess(d, x0, bank):
     ed = torch.nn.functional.avg_pool1d(zd ** 2, EXCESS_FRAME)  # [B,K,F]
     ex = torch.nn.functional.avg_pool1d(zx ** 2, EXCESS_FRAME)  # [B,K,F]
     floor = EXCESS_FLOOR * ex.sum(1, keepdim=True).amax(-1, keepdim=True) + 1e-12  # [B,1,1]
+    if shape:  # each band's share of its frame instead: a brighter frame is charged, a shorter or longer decay is not
+        live = (ex.sum(1, keepdim=True) > 1e3 * floor).float()  # [B,1,F]: frames within 40 dB of the loudest
+        sd = ed / (ed.sum(1, keepdim=True) + 1e-12)  # [B,K,F]
+        sx = ex / (ex.sum(1, keepdim=True) + 1e-12)  # [B,K,F]
+        hinge = torch.relu(torch.log(sd + EXCESS_FLOOR) - torch.log(sx + EXCESS_FLOOR)) * live
+        return hinge.sum(dim=(1, 2)) / (live.sum(dim=(1, 2)) * ed.shape[1]).clamp(min=1)
     return torch.relu(torch.log(ed + floor) - torch.log(ex + floor)).mean(dim=(1, 2))
 
 

@@ -154,6 +154,18 @@ def test_band_excess_charges_noise_let_into_a_silent_band_and_leaves_a_quieter_e
     assert train.band_excess(noise + hiss, noise, bank).max() < 0.05  # the same hiss on a full-band sound: ~nothing
 
 
+def test_band_excess_on_spectral_shape_charges_a_brighter_frame_and_not_a_quieter_or_shorter_hit():
+    from diffusion_drums.model import band_pass_bank
+    bank = band_pass_bank(8, 33, 44100)
+    t = torch.arange(8192) / 44100.0
+    kick = (torch.sin(2 * torch.pi * 60 * t) * torch.exp(-t / 0.05)).expand(2, 1, 8192).contiguous()
+    hiss = 1e-3 * torch.randn(2, 1, 8192, generator=torch.Generator().manual_seed(0))
+    assert train.band_excess(kick, kick, bank, shape=True).max() == 0
+    assert train.band_excess(0.5 * kick, kick, bank, shape=True).max() == 0  # same shape, quieter
+    assert train.band_excess(kick * torch.exp(-t / 0.02), kick, bank, shape=True).max() < 0.01  # decays sooner
+    assert train.band_excess(kick + hiss, kick, bank, shape=True).min() > 1.0  # same level, brighter frames
+
+
 def test_the_band_excess_term_adds_to_the_loss_only_when_switched_on():
     class Hissing(EDMDenoiser):  # returns the clean clip plus a faint hiss, whatever it is given
         def forward(self, x, sigma, class_id, velocity):
