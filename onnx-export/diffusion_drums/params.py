@@ -38,7 +38,7 @@ class Params:
                                          # (train.edm_loss): weighs high-frequency error up, e.g. hiss left on kicks;
                                          # tried at 1 and 4, no better than 0 (README, What still fails)
     loss_band_excess: float = 0.0        # > 0: add this times train.band_excess, the log-energy a band-frame of D holds
-                                         # above the clean clip's (noise the denoiser let through, e.g. kick hiss);
+                                         # above the clean clip's (noise the denoiser let through, e.g. kick hiss)
     loss_band_excess_shape: bool = False  # ... on each band's share of its frame (spectral shape), live frames only.
                                          # Both tried 2026-12-03, worse than plain MSE (README, What still fails)
     # training

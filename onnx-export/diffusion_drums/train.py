@@ -74,10 +74,12 @@ def band_excess(d, x0, bank, shape: bool = False):
     Why: plain MSE weighs each band by its share of the error. A kick's bands above 1 kHz carry 40-50 dB less than its
     fundamental, so the denoiser may pass the noise there (measured on the 2026-12 model: at sigma 1 its error above
     4 kHz was 3.8 dB *above* the clean band's energy, i.e. worse than silence, yet 1 % of the loss); the sampler keeps
-    what passed as a hiss under the whole hit. A denoiser that only removes noise never needs more energy in a
-    band-frame than the clean clip (the posterior mean's energy is at most the posterior's average energy, Jensen),
-    so the hinge leaves a good estimate alone and charges exactly this leak, on a log scale that sees -50 dB bands.
-    e (EXCESS_FLOOR of the clean clip's loudest frame) keeps true silence from weighing without end."""
+    what passed as a hiss under the whole hit. On average over the posterior a band-frame of the posterior mean holds
+    no more energy than the clean clips it could be (Jensen), so the hinge mostly charges the leak, on a log scale
+    that sees -50 dB bands. e (EXCESS_FLOOR of the clean clip's loudest frame) keeps true silence from weighing
+    without end. But it is charged per clip, not on average: where the clean clip is uncertain (how long this hit
+    rings) it pays to guess low, and trained so the energy form learnt hits that stop too soon and the shape form a
+    louder low end (onnx-export/README.md, What still fails). Off by default (Params.loss_band_excess = 0)."""
     with torch.autocast(d.device.type, enabled=False):  # float32: bf16 would blur -70 dB against the peak
         zd = torch.nn.functional.conv1d(d.float(), bank, padding=bank.shape[-1] // 2)  # [B,K,L]
         zx = torch.nn.functional.conv1d(x0.float(), bank, padding=bank.shape[-1] // 2)  # [B,K,L]
