@@ -6,6 +6,7 @@ Run: python3 -m diffusion_drums.train --minutes 110   (see onnx-export/README.md
 import argparse
 import contextlib
 import copy
+import functools
 import json
 import math
 import os
@@ -58,11 +59,12 @@ def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.G
         per_item = per_item + p.loss_preemphasis * (hp ** 2).mean(dim=(1, 2))
     loss = (w * per_item).mean()
     if p.loss_band_excess > 0:  # unweighted by sigma: the hinge is scale-free (see band_excess)
-        bank = band_pass_bank(p.band_filters or 8, p.band_kernel, p.sample_rate_hz).to(d.device)
+        bank = _excess_bank(p.band_filters or 8, p.band_kernel, p.sample_rate_hz).to(d.device)
         loss = loss + p.loss_band_excess * band_excess(d, x0, bank, p.loss_band_excess_shape).mean()
     return loss
 
 
+_excess_bank = functools.lru_cache(maxsize=4)(band_pass_bank)  # the same fixed filters every step: build them once
 EXCESS_FRAME = 512          # samples per frame of band_excess (11.6 ms at 44.1 kHz)
 EXCESS_FLOOR = 1e-7         # band-frame energies below -70 dB of the clean clip's loudest frame count as silence
 

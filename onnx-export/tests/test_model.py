@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from diffusion_drums.params import Params, NULL_CLASS_ID
-from diffusion_drums.model import EDMDenoiser
+from diffusion_drums.model import EDMDenoiser, band_pass_bank
 from diffusion_drums import train
 
 TINY = dict(channels=(16, 32, 32), blocks=(1, 1, 1), emb_dim=32, clip_samples=1024)
@@ -139,7 +139,6 @@ def test_the_pre_emphasised_loss_weighs_a_high_frequency_error_up_and_leaves_a_l
 
 
 def test_band_excess_charges_noise_let_into_a_silent_band_and_leaves_a_quieter_estimate_free():
-    from diffusion_drums.model import band_pass_bank
     bank = band_pass_bank(8, 33, 44100)
     t = torch.arange(4096) / 44100.0
     kick = (torch.sin(2 * torch.pi * 60 * t) * torch.exp(-t / 0.05)).expand(2, 1, 4096).contiguous()
@@ -155,7 +154,6 @@ def test_band_excess_charges_noise_let_into_a_silent_band_and_leaves_a_quieter_e
 
 
 def test_band_excess_on_spectral_shape_charges_a_brighter_frame_and_not_a_quieter_or_shorter_hit():
-    from diffusion_drums.model import band_pass_bank
     bank = band_pass_bank(8, 33, 44100)
     t = torch.arange(8192) / 44100.0
     kick = (torch.sin(2 * torch.pi * 60 * t) * torch.exp(-t / 0.05)).expand(2, 1, 8192).contiguous()
@@ -175,21 +173,20 @@ def test_the_band_excess_term_adds_to_the_loss_only_when_switched_on():
     clean = torch.sin(2 * torch.pi * 80 * t).expand(4, 1, 1024).contiguous()
     cls, vel = torch.zeros(4, dtype=torch.long), torch.ones(4)
 
+    hiss = 1e-3 * torch.randn(4, 1, 1024, generator=torch.Generator().manual_seed(0))
+
     def loss(weight):
         p = Params(**{**TINY, "loss_band_excess": weight})
         m = Hissing(p)
-        m.clean, m.hiss = clean, 1e-3 * torch.randn(4, 1, 1024, generator=torch.Generator().manual_seed(0))
+        m.clean, m.hiss = clean, hiss
         return train.edm_loss(m, clean, cls, vel, p, torch.Generator().manual_seed(0)).item()
 
-    bank = __import__("diffusion_drums.model", fromlist=["band_pass_bank"]).band_pass_bank(8, 33, 44100)
-    hiss = 1e-3 * torch.randn(4, 1, 1024, generator=torch.Generator().manual_seed(0))
-    excess = train.band_excess(clean + hiss, clean, bank).mean().item()
+    excess = train.band_excess(clean + hiss, clean, band_pass_bank(8, 33, 44100)).mean().item()
     assert excess > 0.1
     assert loss(0.5) - loss(0.0) == pytest.approx(0.5 * excess, rel=1e-4)
 
 
 def test_the_band_filters_split_a_signal_without_losing_any_of_it():
-    from diffusion_drums.model import band_pass_bank
     bank = band_pass_bank(8, 33, 44100)[:, 0].numpy()  # [8, 33]
     impulse = np.zeros(33)
     impulse[16] = 1
