@@ -227,12 +227,17 @@ def one_shot_finish(hit: np.ndarray, sample_rate_hz: float = SR, floor_db: float
 
 
 AS_PLAYED = ", as played (one-shot finish)"
+CALIBRATED = ", as played (calibrated, one-shot finish)"
 
 
-def as_played(audio: np.ndarray, cls: np.ndarray, classes=CLASSES) -> np.ndarray:
-    """[N, L] generated clips -> what the plugin plays: drum hits through one_shot_finish; "general" clips (the
-    widener's material, which it never finishes) unchanged."""
+def as_played(audio: np.ndarray, cls: np.ndarray, classes=CLASSES, calibration: dict = None) -> np.ndarray:
+    """[N, L] generated clips -> what the plugin plays: drum hits through one_shot_finish, after the model's spectral
+    calibration when one is given (calibrate.apply, as the engine's SpectralCalibrationFilter); "general" clips (the
+    widener's material, which it never finishes or calibrates) unchanged."""
     gen = classes.index("general") if "general" in classes else -1
+    if calibration is not None:
+        from .calibrate import apply
+        audio = [x if c == gen else apply(x, classes[int(c)], calibration) for x, c in zip(audio, cls)]
     return np.stack([x if c == gen else one_shot_finish(x) for x, c in zip(audio, cls)]) if len(audio) else audio
 
 
@@ -346,11 +351,12 @@ def run_name(sampler, steps, guidance, sigma_min=None, eta=0.0, guidance_max_sig
 
 def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, seed: int = 0, log=print,
         extra_guidance=(), sigma_min=None, extra_sigma_min=(), extra_eta=(), guidance_max_sigma=None,
-        extra_guidance_max_sigma=(), guide=None, autoguidance=(), played: bool = True):
+        extra_guidance_max_sigma=(), guide=None, autoguidance=(), played: bool = True, calibration: dict = None):
     """guidance_max_sigma: the guidance interval of every row (None: every sigma); extra_guidance_max_sigma: more
     intervals tried at the middle step count (inf = guidance at every sigma). guide: (model, its training steps), a
     weaker model for the autoguidance rows at the middle step count, one per (weight, min sigma, classifier-free
-    guidance) in autoguidance. played: beside each model row, the same hits as the plugin plays them (as_played)."""
+    guidance) in autoguidance. played: beside each model row, the same hits as the plugin plays them (as_played), and
+    with a calibration (calibrate.load) also calibrated first, as the plugin plays them when the model ships one."""
     rng = np.random.default_rng(seed)
     tr_a, tr_c, _, _ = data.split(held=False)
     ref_a, ref_c, ref_v, ref_k = data.split(held=True)
@@ -387,6 +393,9 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
         if played:
             cands[name + AS_PLAYED] = (as_played(audio, ref_c[gen_idx]), ref_c[gen_idx])
             timing[name + AS_PLAYED] = timing[name]
+            if calibration is not None:
+                cands[name + CALIBRATED] = (as_played(audio, ref_c[gen_idx], calibration=calibration), ref_c[gen_idx])
+                timing[name + CALIBRATED] = timing[name]
     res = evaluate_sets(tr_a, tr_c, ref_a, ref_c, cands)
     return res, timing, cands
 
@@ -435,7 +444,11 @@ def write_report(path, res, timing, meta, defaults_key):
          "Rows ending \"" + AS_PLAYED.lstrip(", ") + "\" are the row before them as Diffusion Drums and the studio's "
          "generate play them: each drum hit through the engine's one-shot finish (`OneShotTail.Finish`: scaled down to "
          f"peak at {FINISH_MAX_PEAK} if it peaks above, kept to {FINISH_FLOOR_DB:g} dB below its peak, a "
-         f"{FINISH_FADE_S * 1000:g} ms fade, then exact silence); general clips unchanged.", ""]
+         f"{FINISH_FADE_S * 1000:g} ms fade, then exact silence); general clips unchanged."
+         + (" Rows ending \"" + CALIBRATED.lstrip(", ") + "\" go through the model's spectral calibration first "
+            "(`calibration.json`, `SpectralCalibrationFilter`: a per-class, per-frame EQ fitted on the model's hits for "
+            "training-kit conditions against the training kits' real hits; no held-out hit is used to fit it), as "
+            "Diffusion Drums plays them when the model ships one." if meta.get("calibration") else ""), ""]
 
     def table(key, title, note):
         rows = [(n, r[key]) for n, r in res.items() if key in r]
@@ -484,18 +497,23 @@ def write_report(path, res, timing, meta, defaults_key):
                 f"- diversity ratio ≥ 0.8: {mp['diversity']:.2f} → {'pass' if mp['diversity'] >= 0.8 else 'FAIL'}"]
 
     m = res.get(defaults_key)
-    played = res.get(defaults_key + AS_PLAYED)
+    played_key = defaults_key + (CALIBRATED if defaults_key + CALIBRATED in res else AS_PLAYED)
+    played = res.get(played_key)
     if m:
         L += ["## Bars (shipped defaults: " + defaults_key + ")", ""]
         if played and "kits" in played and "kits" in res[floor_name]:
-            L += ["Held-out kits, as played:", ""] + bars(defaults_key + AS_PLAYED, "kits") + [""]
+            L += ["Held-out kits, as played" + (" (calibrated)" if played_key.endswith(CALIBRATED) else "") + ":", ""]
+            L += bars(played_key, "kits") + [""]
+            if played_key.endswith(CALIBRATED) and defaults_key + AS_PLAYED in res:
+                L += ["Held-out kits, as played without the calibration:", ""] + bars(defaults_key + AS_PLAYED, "kits") + [""]
         if "kits" in m and "kits" in res[floor_name]:
             L += ["Held-out kits, the model's raw output:", ""] + bars(defaults_key, "kits") + [""]
         L += ["Every class pooled (general included), the model's raw output:", ""] + bars(defaults_key, "pooled") + [""]
         L += ["## Per class (" + defaults_key + " | floor | ceiling)", "",
               "| class | n | Fréchet | acc | diversity | copies | centroid Hz | decay −30 dB ms | real centroid Hz "
               "(held-out / training) | real decay ms (held-out / training) | peak dBFS (model / held-out / training) "
-              "| tail dBFS (model / held-out / training) | as played: Fréchet / acc / diversity |",
+              "| tail dBFS (model / held-out / training) | as played" + (" (calibrated)" if played_key.endswith(CALIBRATED) else "")
+              + ": Fréchet / acc / diversity |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         pl = played["perClass"] if played else {}
         fl = res["real training hits (floor)"]["perClass"]
@@ -556,6 +574,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="noise seed of the generated hits (and the floor's draw)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-plots", action="store_true", help="skip examples/spectrograms.png and real-heldout.png")
+    ap.add_argument("--calibration", default=None,
+                    help="the model's calibration.json: add rows of hits calibrated, then finished, as the plugin plays them")
     ap.add_argument("--no-as-played", action="store_true",
                     help="leave out the rows of hits as the plugin plays them (through the engine's one-shot finish)")
     a = ap.parse_args(argv)
@@ -569,6 +589,10 @@ def main(argv=None):
     if a.guide:
         gm, _, gck = load_model(a.guide)
         guide = (gm, int(gck["step"]))
+    calibration = None
+    if a.calibration:
+        from .calibrate import load as load_calibration
+        calibration = load_calibration(a.calibration)
     extra = [float(g) for g in a.extra_guidance.split(",") if g]
     extra_smin = [float(m) for m in a.extra_sigma_min.split(",") if m]
     res, timing, cands = run(model, data, steps, a.sampler, a.guidance, a.per_item, seed=a.seed, extra_guidance=extra,
@@ -576,7 +600,8 @@ def main(argv=None):
                              extra_eta=[float(e) for e in a.extra_eta.split(",") if e],
                              guidance_max_sigma=a.guidance_max_sigma,
                              extra_guidance_max_sigma=[float(x) for x in a.extra_guidance_max_sigma.split(",") if x],
-                             guide=guide, autoguidance=autoguidance, played=not a.no_as_played)
+                             guide=guide, autoguidance=autoguidance, played=not a.no_as_played,
+                             calibration=calibration)
     ref_a, ref_c, _, _ = data.split(held=True)
     tr_a, tr_c, _, tr_k = data.split(held=False)
     unseen = unseen_kit_accuracy(features(tr_a), tr_c, tr_k, len(CLASSES))
@@ -588,7 +613,8 @@ def main(argv=None):
             "trainingMinutes": round(ck.get("elapsed_s", 0) / 60, 1),
             "sigmaMin": a.sigma_min if a.sigma_min is not None else p.sigma_min, "sigmaMax": p.sigma_max,
             "command": "python3 -m diffusion_drums.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "refStats": ref_stats, "trainStats": train_stats, "unseenKitAccuracy": unseen}
+            "refStats": ref_stats, "trainStats": train_stats, "unseenKitAccuracy": unseen,
+            "calibration": calibration.get("fittedOn", True) if calibration else None}
     os.makedirs(a.out, exist_ok=True)
     key = run_name(a.sampler, a.default_steps, a.guidance, a.sigma_min, 0.0, a.guidance_max_sigma, a.sigma_min)
     if a.default_autoguidance:
@@ -599,14 +625,15 @@ def main(argv=None):
         import soundfile as sf
         ex_dir = os.path.join(a.out, "examples")
         os.makedirs(ex_dir, exist_ok=True)
-        audio, cls = cands.get(key + AS_PLAYED, cands[key])  # what the plugin plays
+        shown_key = next((key + k for k in (CALIBRATED, AS_PLAYED) if key + k in cands), key)
+        audio, cls = cands[shown_key]  # what the plugin plays
         shown = sorted(set(cls.tolist()))
         first = [int(np.flatnonzero(cls == c)[0]) for c in shown]
         for c, i in zip(shown, first):
             sf.write(os.path.join(ex_dir, f"{CLASSES[c]}.wav"), np.clip(audio[i], -1, 1), p.sample_rate_hz, subtype="PCM_16")
         if not a.no_plots:
             names = [CLASSES[c] for c in shown]
-            plot_examples(audio[first], names, f"generated ({key}{AS_PLAYED if key + AS_PLAYED in cands else ''})", os.path.join(ex_dir, "spectrograms.png"))
+            plot_examples(audio[first], names, f"generated ({shown_key})", os.path.join(ex_dir, "spectrograms.png"))
             ref_first = [int(np.flatnonzero(ref_c == c)[0]) for c in shown]
             plot_examples(ref_a[ref_first], names, "real held-out hits (never trained on)",
                           os.path.join(ex_dir, "real-heldout.png"))

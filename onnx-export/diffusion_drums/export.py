@@ -1,5 +1,7 @@
 """Export: checkpoint (EMA weights) -> model.onnx + manifest.json (+ parity.json) per docs/model-contract.md;
-with --guide also guide.onnx, the weaker model for autoguidance (sampling.Autoguided), named by the manifest's "guide".
+with --guide also guide.onnx, the weaker model for autoguidance (sampling.Autoguided), named by the manifest's "guide";
+with --calibration also calibration.json, the per-class spectral calibration (diffusion_drums.calibrate), named by
+the manifest's "calibration".
 
 Run: python3 -m diffusion_drums.export --checkpoint checkpoints/last.pt --out ../models/drums
 """
@@ -85,7 +87,7 @@ def export_onnx(model: EDMDenoiser, path: str, opset: int = 17):
 
 
 def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model_file: str = "model.onnx",
-             guide: dict = None) -> dict:
+             guide: dict = None, calibration_file: str = None) -> dict:
     kits = data_meta.get("kits", [])
     from .dataset import DEBIAN_LICENCES
     lic = lambda k: DEBIAN_LICENCES.get(k["kit"], k["licence"]) if k["licence"].startswith("not stated") else k["licence"]
@@ -110,6 +112,7 @@ def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model
                      "hyperparameters": p.to_dict(), **train_info},
         "analytic": None,
         **({"guide": guide} if guide else {}),
+        **({"calibration": calibration_file} if calibration_file else {}),
     }
 
 
@@ -147,6 +150,9 @@ def main(argv=None):
     ap.add_argument("--sigma-min", type=float, default=None,
                     help="manifest sigmaMin: the schedule's last noise level (default: the training Params'; "
                          "pick it with evaluate --extra-sigma-min)")
+    ap.add_argument("--calibration", default=None,
+                    help="calibration JSON from diffusion_drums.calibrate, fitted with these weights and defaults "
+                         "(copied beside the model as calibration.json and named by the manifest)")
     a = ap.parse_args(argv)
     ck = torch.load(a.checkpoint, map_location="cpu")
     p = Params.from_dict(ck["params"])
@@ -179,12 +185,23 @@ def main(argv=None):
         parity_model = Autoguided(model, guide, a.guide_weight, a.guide_min_sigma)
     elif os.path.exists(guide_path):
         os.remove(guide_path)  # a guide left from an earlier export would belong to another model
-    man = manifest(p, ck["data"], info, defaults, guide=guide_block)
+    cal_path = os.path.join(a.out, "calibration.json")
+    if a.calibration:
+        from .calibrate import load as load_calibration
+        cal = load_calibration(a.calibration)  # checks the format before it ships
+        if os.path.abspath(a.calibration) != os.path.abspath(cal_path):
+            with open(cal_path, "w") as f:
+                json.dump(cal, f, separators=(",", ":"))
+    elif os.path.exists(cal_path):
+        os.remove(cal_path)  # fitted on an earlier model's hits: it would correct errors this one may not make
+    man = manifest(p, ck["data"], info, defaults, guide=guide_block,
+                   calibration_file="calibration.json" if a.calibration else None)
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(man, f, indent=2)
     write_parity(parity_model, os.path.join(a.out, "parity.json"))
     print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB)"
           + (f", guide.onnx ({os.path.getsize(guide_path) / 1e6:.1f} MB)" if a.guide else "")
+          + (", calibration.json" if a.calibration else "")
           + f", manifest.json, parity.json; step {ck['step']}")
 
 

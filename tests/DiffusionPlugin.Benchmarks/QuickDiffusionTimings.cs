@@ -9,7 +9,8 @@ namespace DiffusionPlugin.Benchmarks;
 /// BenchmarkDotNet run is too long. Each generation is warmed up (shapes bound), measured once for allocation, then
 /// timed over several runs: the median and the fastest are printed, because on a shared 2-core machine a single run
 /// can be off by half. `quick-diffusion --bar` times only the speed bar's case (the model's default steps, batch 8)
-/// over more runs.
+/// over more runs. With a calibrated model (manifest "calibration") every generated hit is also calibrated inside the
+/// timed generation, as Diffusion Drums does before it plays a hit, and the calibration's own cost per hit is printed.
 /// </summary>
 public static class QuickDiffusionTimings
 {
@@ -34,6 +35,16 @@ public static class QuickDiffusionTimings
             double ms = Median(3, () => d.Denoise(x, sigma, cond, batch, length, y));
             Console.WriteLine($"denoiser call  batch {batch,2}: {ms,9:F2} ms/call  {ms / batch,8:F2} ms/hit-call");
         }
+        var calibration = d.Calibration?.CreateFilter(d.ClassNames);
+        if (calibration != null)
+        {
+            var hit = new float[length];
+            for (int i = 0; i < length; i++) hit[i] = MathF.Sin(i * 0.01f) * MathF.Exp(-i / 4000f);
+            calibration.Prepare(length);
+            calibration.Apply(hit, 0);
+            double perHit = Median(9, () => calibration.Apply(hit, 0));
+            Console.WriteLine($"calibration ({d.Calibration!.FilePath}): {perHit:F2} ms/hit");
+        }
         int timedRuns = barOnly ? 7 : 3;
         foreach (int steps in barOnly ? new[] { defaults.Steps } : new[] { 6, 8, 16 })
         foreach (int batch in barOnly ? new[] { 8 } : new[] { 1, 4, 8, 16 })
@@ -42,12 +53,18 @@ public static class QuickDiffusionTimings
             var cond = Enumerable.Range(0, batch).Select(i => new DiffusionConditioning(i % d.ClassNames.Count, 0.8f)).ToArray();
             var seeds = Enumerable.Range(1, batch).Select(i => (ulong)i).ToArray();
             var output = new float[batch * length];
+            void GenerateAndCalibrate()
+            {
+                ops.Generate(cond, seeds, length, opts, output);
+                if (calibration != null)
+                    for (int b = 0; b < batch; b++) calibration.Apply(output.AsSpan(b * length, length), cond[b].ClassId);
+            }
             ops.WarmUp(batch, length, opts);   // binds this batch's shapes (guided and, with a guidance interval, unguided)
             // One timed run also measures allocation: a warm generation allocates nothing managed.
             long before = GC.GetAllocatedBytesForCurrentThread();
-            ops.Generate(cond, seeds, length, opts, output);
+            GenerateAndCalibrate();
             long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
-            var times = Times(timedRuns, () => ops.Generate(cond, seeds, length, opts, output));
+            var times = Times(timedRuns, GenerateAndCalibrate);
             double median = times[timedRuns / 2], best = times[0];
             Console.WriteLine($"generate steps {steps,2} batch {batch,2}: median {median,8:F1} ms {batch * 1000.0 / median,6:F1} hits/s, " +
                               $"fastest {best,8:F1} ms {batch * 1000.0 / best,6:F1} hits/s (of {timedRuns})  {bytes / steps} B/step");

@@ -46,6 +46,9 @@ public interface IDenoiser : IDisposable
 
     /// <summary>The sampling the model was tuned for (its manifest's defaults); null when it has none. Any thread.</summary>
     SamplingOptions? TunedSampling => null;
+
+    /// <summary>The model's spectral calibration for finished drum hits (its manifest's <c>calibration</c>); null when it has none. Any thread.</summary>
+    SpectralCalibration? Calibration => null;
 }
 
 /// <summary>Which ONNX Runtime execution provider to ask for.</summary>

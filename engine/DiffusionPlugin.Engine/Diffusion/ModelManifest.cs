@@ -37,6 +37,8 @@ public sealed record ModelManifest
     public ManifestAnalytic? Analytic { get; init; }
     /// <summary>Optional autoguidance: a weaker model with the same contract that the denoiser extrapolates away from.</summary>
     public ManifestGuide? Guide { get; init; }
+    /// <summary>Optional spectral calibration file (<see cref="SpectralCalibration"/>), relative to the manifest's folder.</summary>
+    public string? Calibration { get; init; }
 
     /// <summary>Folder the manifest was read from (not part of the JSON).</summary>
     [JsonIgnore] public string Directory { get; init; } = "";
@@ -46,6 +48,8 @@ public sealed record ModelManifest
     [JsonIgnore] public string ModelPath => Path.GetFullPath(Path.Combine(Directory, Model));
     /// <summary>Absolute path of the guide's ONNX graph; null without a guide.</summary>
     [JsonIgnore] public string? GuideModelPath => Guide is { } g ? Path.GetFullPath(Path.Combine(Directory, g.Model)) : null;
+    /// <summary>Absolute path of the calibration file; null without one.</summary>
+    [JsonIgnore] public string? CalibrationPath => string.IsNullOrWhiteSpace(Calibration) ? null : Path.GetFullPath(Path.Combine(Directory, Calibration));
 
     /// <summary>
     /// Reads and validates a manifest. Throws <see cref="ModelLoadException"/> (one line: file and problem) for a missing

@@ -61,6 +61,13 @@ public sealed class OnnxDenoiser : IDenoiser
     public OnnxDenoiser? Guide => _guide;
     /// <summary>The manifest's defaults as sampling options. Any thread.</summary>
     public SamplingOptions? TunedSampling => Manifest.Defaults.ToSamplingOptions();
+    /// <summary>
+    /// The manifest's spectral calibration; null when it names none, or when its file is missing or damaged (then
+    /// <see cref="CalibrationProblem"/> says why, and it is logged: hits play uncalibrated rather than not at all).
+    /// </summary>
+    public SpectralCalibration? Calibration { get; private set; }
+    /// <summary>Why the manifest's calibration could not be used (one line), or null.</summary>
+    public string? CalibrationProblem { get; private set; }
 
     /// <summary>
     /// Loads the graph named by <paramref name="manifest"/>, picks the execution provider, checks the graph's inputs and
@@ -104,12 +111,21 @@ public sealed class OnnxDenoiser : IDenoiser
             {
                 var guidePath = manifest.GuideModelPath!;
                 if (!File.Exists(guidePath)) throw new ModelLoadException(guidePath, $"guide ONNX file not found (named by {manifest.ManifestPath})");
-                // The guide follows the same contract: the same manifest with its own file, and no guide of its own.
+                // The guide follows the same contract: the same manifest with its own file, and no guide or calibration of its own.
                 // A model that fell back to the CPU takes its guide with it: probing CUDA again would only log the same
                 // reason twice. On CUDA the guide asks as the model did, so it can still fall back on its own under Auto.
                 bool onCpu = device == ExecutionDevice.Cpu;
-                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null },
+                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null, Calibration = null },
                     onCpu ? options with { Device = ExecutionDevice.Cpu } : options, guidePath, log, onCpu ? $"as the model: {reason}" : null);
+            }
+            if (manifest.CalibrationPath is { } calibrationPath)
+            {
+                try { denoiser.Calibration = SpectralCalibration.Load(calibrationPath); }
+                catch (ModelLoadException e)
+                {
+                    denoiser.CalibrationProblem = e.Message;
+                    log.Warning("Model {Name}: calibration not used, hits play uncalibrated: {Problem}", manifest.Name, e.Message);
+                }
             }
             denoiser.WarmUp(path);
             OrtProcessExitGuard.RegisterAfterLoad();

@@ -105,6 +105,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     private IDiffusionOperations? _ops;
     private int _modelRateHz, _modelLength;
     private float _guidanceMaxSigma = float.PositiveInfinity; // worker thread (set with the model)
+    private SpectralCalibrationFilter? _calibration;          // worker thread (set with the model; null: none)
     private readonly int[] _classIdFor = new int[DrumMap.ClassCount];
     private readonly float[]?[] _anchors = new float[NoteCount][];
     private readonly (ulong Seed, int ClassId, int ModelRate, bool Valid)[] _anchorKey = new (ulong, int, int, bool)[NoteCount];
@@ -736,6 +737,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             var d = operations.Denoiser;
             _modelRateHz = d.SampleRateHz;
             _guidanceMaxSigma = d.TunedSampling?.GuidanceMaxSigma ?? float.PositiveInfinity;
+            _calibration = d.Calibration?.CreateFilter(d.ClassNames);
             int multiple = Math.Max(1, d.LengthMultiple);
             int clip = Math.Min(d.ClipSamples, (int)(MaxHitSeconds * d.SampleRateHz));
             _modelLength = Math.Max(multiple, (clip + multiple - 1) / multiple * multiple);
@@ -745,6 +747,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         {
             _modelRateHz = (int)Math.Round(_rateHz);
             _modelLength = _slotCapacity;
+            _calibration = null;
         }
         int batch = _batchSize;
         _batchSources = new float[batch * _modelLength];
@@ -767,6 +770,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             for (int b = 1; b <= batch; b++) operations.WarmUp(b, _modelLength, Sampling());
             for (int b = 0; b < batch; b++) { _batchConditioning[b] = new DiffusionConditioning(ModelClass(DrumClass.General), 0.8f); _batchSeeds[b] = (ulong)b; }
             operations.Vary(_batchSources, _batchConditioning, _batchSeeds, _modelLength, 0.5f, Sampling(), _batchOutput);
+            _calibration?.Prepare(_modelLength);
         }
     }
 
@@ -940,6 +944,12 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     {
         int L = _modelLength;
         var src = _batchOutput.AsSpan(b * L, L);
+        if (_calibration != null)
+        {
+            // The model's per-class EQ toward its training kits (e.g. the hiss on kicks), at the model's rate.
+            AudioMath.Sanitize(src);
+            _calibration.Apply(src, _batchConditioning[b].ClassId);
+        }
         int hostLength = Math.Min(_slotCapacity, Resampler.ScaledLength(L, _modelRateHz, _rateHz));
         var dst = _slab.AsSpan(slot * _slotCapacity, hostLength);
         if (_toHost != null) _toHost.Apply(src, dst);

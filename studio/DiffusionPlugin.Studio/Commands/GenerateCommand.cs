@@ -34,6 +34,10 @@ public sealed class GenerateSettings : SamplingSettings
     [DefaultValue(OneShotTail.MaxPeak)]
     public float MaxPeak { get; init; } = OneShotTail.MaxPeak;
 
+    [CommandOption(CalibrationOption.Template)]
+    [Description(CalibrationOption.Description)]
+    public bool NoCalibration { get; init; }
+
     public override ValidationResult Validate()
     {
         var b = base.Validate();
@@ -65,6 +69,7 @@ public sealed class GenerateCommand(StudioContext context) : StudioCommand<Gener
         var options = s.ResolveSampling(model.Manifest.Defaults);
         float velocity = s.Velocity / 127f;
         int length = den.ClipSamples;
+        var calibration = CalibrationOption.For(den, s.NoCalibration);
 
         var outputs = new OutputFiles(s.Force);
         var jobs = new List<(int cls, int index, string path)>();
@@ -92,7 +97,8 @@ public sealed class GenerateCommand(StudioContext context) : StudioCommand<Gener
                     seeds[b] = unchecked(seed + (ulong)jobs[start + b].index);
                 }
                 model.Operations.Generate(cond.AsSpan(0, n), seeds.AsSpan(0, n), length, options, output.AsSpan(0, n * length));
-                // One-shots end as Diffusion Drums plays them: faded 50 dB under the peak, then exact silence.
+                // One-shots end as Diffusion Drums plays them: calibrated, faded 50 dB under the peak, then exact silence.
+                for (int b = 0; b < n; b++) calibration?.Apply(output.AsSpan(b * length, length), cond[b].ClassId);
                 for (int b = 0; b < n; b++) OneShotTail.Finish(output.AsSpan(b * length, length), den.SampleRateHz, maxPeak: MaxPeakOption.Limit(s.MaxPeak));
                 for (int b = 0; b < n; b++)
                 {
@@ -100,7 +106,7 @@ public sealed class GenerateCommand(StudioContext context) : StudioCommand<Gener
                     string name = den.ClassNames[cls];
                     string reproduce = CommandLine("generate",
                         [("--class", name), ("--seed", seed), ("--first-index", index), ("--count", 1), ("--velocity", s.Velocity),
-                         MaxPeakOption.ForCommandLine(s.MaxPeak), .. SamplingOptionsForCommandLine(options, model, s)]);
+                         MaxPeakOption.ForCommandLine(s.MaxPeak), CalibrationOption.ForCommandLine(s.NoCalibration), .. SamplingOptionsForCommandLine(options, model, s)]);
                     var meta = Metadata("generate", model, options, ("seed", seeds[b]), ("baseSeed", seed), ("index", index),
                                         ("class", name), ("velocity", s.Velocity));
                     WriteWav(outputs, path, output.AsSpan(b * length, length), 1, den.SampleRateHz, s.Format, reproduce, meta);

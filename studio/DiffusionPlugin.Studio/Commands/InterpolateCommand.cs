@@ -19,6 +19,10 @@ public sealed class InterpolateSettings : OutputSettings
     [DefaultValue(OneShotTail.MaxPeak)]
     public float MaxPeak { get; init; } = OneShotTail.MaxPeak;
 
+    [CommandOption(CalibrationOption.Template)]
+    [Description(CalibrationOption.Description)]
+    public bool NoCalibration { get; init; }
+
     [CommandOption("--seed-a <N>")]
     [Description("Seed at position 0")]
     public ulong? SeedA { get; init; }
@@ -88,6 +92,7 @@ public sealed class InterpolateCommand(StudioContext context) : StudioCommand<In
         ulong a = s.SeedA!.Value, b = s.SeedB!.Value;
         var options = s.Sampling.ResolveSampling(model.Manifest.Defaults);
         int length = den.ClipSamples;
+        var calibration = CalibrationOption.For(den, s.NoCalibration);
 
         var outputs = new OutputFiles(s.Force);
         var paths = Enumerable.Range(0, s.Count)
@@ -107,13 +112,14 @@ public sealed class InterpolateCommand(StudioContext context) : StudioCommand<In
                 int n = Math.Min(chunk, s.Count - start);
                 model.Operations.Interpolate(cond, a, b, positions.AsSpan(start, n), length, options, output.AsSpan(0, n * length));
                 // Finished like generate's one-shots, so the end points are generate's files for seed a and seed b.
+                for (int k = 0; k < n; k++) calibration?.Apply(output.AsSpan(k * length, length), cls);
                 for (int k = 0; k < n; k++) OneShotTail.Finish(output.AsSpan(k * length, length), den.SampleRateHz, maxPeak: MaxPeakOption.Limit(s.MaxPeak));
                 for (int k = 0; k < n; k++)
                 {
                     int i = start + k;
                     string reproduce = CommandLine("interpolate",
                         [("--class", name), ("--seed-a", a), ("--seed-b", b), ("--count", s.Count), ("--velocity", s.Velocity),
-                         MaxPeakOption.ForCommandLine(s.MaxPeak), .. SamplingOptionsForCommandLine(options, model, s)]);
+                         MaxPeakOption.ForCommandLine(s.MaxPeak), CalibrationOption.ForCommandLine(s.NoCalibration), .. SamplingOptionsForCommandLine(options, model, s)]);
                     var meta = Metadata("interpolate", model, options, ("seedA", a), ("seedB", b), ("index", i),
                                         ("position", positions[i]), ("class", name), ("velocity", s.Velocity));
                     WriteWav(outputs, paths[i], output.AsSpan(k * length, length), 1, den.SampleRateHz, s.Format, reproduce, meta);

@@ -90,6 +90,20 @@ public static class MaxPeakOption
     public static (string, object?) ForCommandLine(float maxPeak) => ("--max-peak", maxPeak == OneShotTail.MaxPeak ? null : maxPeak);
 }
 
+/// <summary>The --no-calibration flag of the commands that write finished one-shots (generate, interpolate).</summary>
+public static class CalibrationOption
+{
+    public const string Template = "--no-calibration";
+    public const string Description = "Write the model's raw tone: skip its spectral calibration (the per-class EQ toward the training kits that Diffusion Drums applies to every hit)";
+
+    /// <summary>The filter that calibrates hits of <paramref name="denoiser"/>, or null when it has none or <paramref name="off"/>.</summary>
+    public static SpectralCalibrationFilter? For(IDenoiser denoiser, bool off) =>
+        off ? null : denoiser.Calibration?.CreateFilter(denoiser.ClassNames);
+
+    /// <summary>The reproduce line's entry: left out at the default (calibrated).</summary>
+    public static (string, object?) ForCommandLine(bool off) => ("--no-calibration", off ? true : null);
+}
+
 /// <summary>Options of every command that runs reverse diffusion itself.</summary>
 public class SamplingSettings : OutputSettings
 {

@@ -97,6 +97,25 @@ public class DrumInstrumentTests
     }
 
     [Fact]
+    public void Hits_of_a_class_the_models_calibration_covers_play_through_it_and_others_do_not()
+    {
+        // A calibration that takes snares down 12 dB everywhere and has no table for kicks.
+        var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
+            "{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"gainsDb\": {\"snare\": [[-12, -12]]}}"),
+            "test-calibration.json");
+        float[] Play(SpectralCalibration? c, int note)
+        {
+            using var drums = Drums(new FakeDiffusionOperations(calibration: c));
+            drums.Humanize = 0.5f;
+            drums.Activate(Rate, 512, offline: true);
+            return Render(drums, [new Hit(0, note, 1f)], 9600, 512);
+        }
+        double snareDb = 20 * Math.Log10(Rms(Play(calibration, 38)) / Rms(Play(null, 38)));
+        Assert.InRange(snareDb, -12.5, -11.5);
+        Assert.Equal(Play(null, 36), Play(calibration, 36));
+    }
+
+    [Fact]
     public void The_closed_and_pedal_hats_choke_the_open_hat()
     {
         const int chokeAt = 4800, fade = 480; // 10 ms at 48 kHz

@@ -16,8 +16,8 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     private int _calls;
 
     public FakeDiffusionOperations(int sampleRateHz = 44100, int clipSamples = 22528, int lengthMultiple = 256,
-                                   SamplingOptions? tunedSampling = null)
-        => _denoiser = new FakeDenoiser(sampleRateHz, clipSamples, lengthMultiple, tunedSampling);
+                                   SamplingOptions? tunedSampling = null, SpectralCalibration? calibration = null)
+        => _denoiser = new FakeDenoiser(sampleRateHz, clipSamples, lengthMultiple, tunedSampling, calibration);
 
     public IDenoiser Denoiser => _denoiser;
     /// <summary>Each model call sleeps this long (simulates a slow model).</summary>
@@ -129,9 +129,10 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
 
     public void Dispose() => Disposed = true;
 
-    private sealed class FakeDenoiser(int rate, int clip, int multiple, SamplingOptions? tuned) : IDenoiser
+    private sealed class FakeDenoiser(int rate, int clip, int multiple, SamplingOptions? tuned, SpectralCalibration? calibration) : IDenoiser
     {
         public SamplingOptions? TunedSampling => tuned;
+        public SpectralCalibration? Calibration => calibration;
         public int SampleRateHz => rate;
         public int ClipSamples => clip;
         public int LengthMultiple => multiple;
