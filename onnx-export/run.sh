@@ -4,10 +4,11 @@
 #   data       build the dataset cache (data/cache.npz) and DATA.md     [--data-dir DIR for your own WAVs]
 #   train      train (resumes from checkpoints/last.pt)                 [--minutes N --threads N --data-dir DIR]
 #   guide      train the small autoguidance guide, 10 min fresh -> checkpoints/guide/last.pt   [--threads N]
-#   export     checkpoint -> ../models/drums/{model.onnx,manifest.json,parity.json}
+#   calibrate  per-class spectral calibration of the model (+ guide) at the shipped defaults -> checkpoints/calibration.json
+#   export     checkpoint -> ../models/drums/{model.onnx,manifest.json,parity.json}  [--calibration FILE]
 #   evaluate   held-out evaluation -> ../models/drums/EVALUATION.md
 #   test       pytest suite (synthetic data, < 1 minute)
-#   all        data, train, guide, export (with the guide), evaluate
+#   all        data, train, guide, calibrate, export (with the guide and calibration), evaluate
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3   # Debian's interpreter: the apt packages live there, not in a pyenv/venv python
@@ -21,15 +22,19 @@ case "$cmd" in
   data)     $PY -m diffusion_drums.dataset --rebuild --data-md DATA.md "$@" ;;
   train)    $PY -m diffusion_drums.train "$@" ;;
   guide)    train_guide "$@" ;;
+  calibrate) $PY -m diffusion_drums.calibrate --guide checkpoints/guide/last.pt --out checkpoints/calibration.json "$@" ;;
   export)   $PY -m diffusion_drums.export "$@" ;;
   evaluate) $PY -m diffusion_drums.evaluate "$@" ;;
   test)     $PY -m pytest -q tests "$@" ;;
   all)      $PY -m diffusion_drums.dataset --rebuild --data-md DATA.md && $PY -m diffusion_drums.train "$@" \
               && train_guide \
-              && $PY -m diffusion_drums.export --guide checkpoints/guide/last.pt --guide-min-sigma 1 \
-                   --defaults '{"steps": 6, "guidance": 2.0, "guidanceMaxSigma": 1.0}' --sigma-min 0.01 \
-              && $PY -m diffusion_drums.evaluate --guide checkpoints/guide/last.pt --autoguidance 2@1+2 \
-                   --default-autoguidance 2@1+2 --guidance 2 --guidance-max-sigma 1 --steps 4,6,8 --default-steps 6 \
-                   --sigma-min 0.01 ;;
-  *)        sed -n '2,11p' "$0" ;;
+              && $PY -m diffusion_drums.calibrate --checkpoint checkpoints/last.pt --guide checkpoints/guide/last.pt \
+                   --out checkpoints/calibration.json \
+              && $PY -m diffusion_drums.export --guide checkpoints/guide/last.pt --guide-min-sigma 0.3 \
+                   --defaults '{"steps": 6, "guidance": 2.0, "guidanceMaxSigma": 0.3}' --sigma-min 0.01 \
+                   --calibration checkpoints/calibration.json \
+              && $PY -m diffusion_drums.evaluate --guide checkpoints/guide/last.pt --autoguidance 2@0.3+2 \
+                   --default-autoguidance 2@0.3+2 --guidance 2 --guidance-max-sigma 0.3 --steps 4,6,8 --default-steps 6 \
+                   --sigma-min 0.01 --calibration ../models/drums/calibration.json ;;
+  *)        sed -n '2,12p' "$0" ;;
 esac

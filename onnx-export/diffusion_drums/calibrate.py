@@ -185,7 +185,7 @@ def main(argv=None):
     from .sampling import Autoguided
     from .train import load_model
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", default=os.path.join(HERE, "checkpoints", "sub", "last.pt"))
+    ap.add_argument("--checkpoint", default=os.path.join(HERE, "checkpoints", "last.pt"))
     ap.add_argument("--guide", default=None, help="guide checkpoint for autoguidance (as the manifest's guide)")
     ap.add_argument("--guide-weight", type=float, default=2.0)
     ap.add_argument("--guide-min-sigma", type=float, default=0.3)

@@ -15,6 +15,7 @@ sealed class FakeDenoiser : IDenoiser
     public float SigmaMin => 0.002f;
     public float SigmaMax => 80f;
     public float SigmaData => 0.5f;
+    public SpectralCalibration? Calibration { get; init; }
     public void Denoise(ReadOnlySpan<float> x, ReadOnlySpan<float> sigma, ReadOnlySpan<DiffusionConditioning> conditioning,
                         int batch, int length, Span<float> denoised) => x.CopyTo(denoised);
     public void Dispose() { }

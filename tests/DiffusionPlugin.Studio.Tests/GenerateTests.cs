@@ -137,6 +137,28 @@ public sealed class GenerateTests : IDisposable
     }
 
     [Fact]
+    public void Hits_go_through_the_models_calibration_unless_no_calibration_is_asked_for()
+    {
+        // The model's calibration takes snares down 12 dB and has no table for kicks.
+        var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
+            "{\"formatVersion\": 1, \"fftSize\": 256, \"hopSamples\": 64, \"bandEdges\": [0, 20, 129], \"gainsDb\": {\"snare\": [[-12, -12]]}}"),
+            "calibration.json");
+        float[] Hit(string cls, string dir, params string[] extra)
+        {
+            var backend = new FakeBackend { ManifestPath = h.ManifestPath, Denoiser = new FakeDenoiser { Calibration = calibration } };
+            Assert.Equal(0, StudioHarness.Run(backend, ["generate", "--class", cls, "--seed", "4", "--out", h.P(dir), .. extra]).ExitCode);
+            return StudioHarness.ReadWav(h.P(dir, cls, $"{cls}-4-0.wav")).channels[0];
+        }
+        static double Rms(float[] x) => Math.Sqrt(x.Select(v => (double)v * v).Average());
+
+        double snareDb = 20 * Math.Log10(Rms(Hit("snare", "cal")) / Rms(Hit("snare", "raw", "--no-calibration")));
+        Assert.InRange(snareDb, -12.3, -11.7);
+        Assert.Contains("--no-calibration", WavMetadata.ReadComment(h.P("raw", "snare", "snare-4-0.wav")));
+        Assert.DoesNotContain("--no-calibration", WavMetadata.ReadComment(h.P("cal", "snare", "snare-4-0.wav")));
+        Assert.Equal(Hit("kick", "kick-raw", "--no-calibration"), Hit("kick", "kick-cal"));
+    }
+
+    [Fact]
     public void Global_model_and_device_options_choose_what_is_loaded()
     {
         var backend = h.NewBackend();

@@ -31,6 +31,10 @@ public sealed class InfoCommand(StudioContext context) : StudioCommand<InfoSetti
         if (m.Guide is { } g)
             Row("autoguidance", g.Weight == 1f ? $"off (weight 1; guide {g.Model} not loaded)"
                 : $"weight {F(g.Weight)} above σ {F(g.MinSigma)}, guide {g.Model}" + (g.TrainingSteps is { } n ? $" ({n} training steps)" : ""));
+        if (den.Calibration is { } c)
+            Row("calibration", $"{c.FilePath}: per-class EQ for {string.Join(", ", den.ClassNames.Where(c.Covers))}");
+        else if (den is DiffusionPlugin.Engine.Diffusion.OnnxDenoiser { CalibrationProblem: { } problem })
+            Row("calibration", $"not used ({problem})");
         if (m.TrainingData is { } t) Row("training data", t);
         int width = rows.Max(r => r.key.Length);
         foreach (var (key, value) in rows) Context.Console.WriteLine($"{key.PadRight(width)}  {value}");
