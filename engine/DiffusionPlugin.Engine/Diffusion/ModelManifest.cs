@@ -60,15 +60,21 @@ public sealed record ModelManifest
         ArgumentNullException.ThrowIfNull(manifestPath);
         var full = Path.GetFullPath(manifestPath);
         if (System.IO.Directory.Exists(full)) full = Path.Combine(full, "manifest.json");
-        if (!File.Exists(full)) throw new ModelLoadException(full, "manifest file not found");
+        return Parse(ReadFile(full, "manifest"), full);
+    }
 
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(full); }
+    /// <summary>
+    /// The bytes of a model's JSON file (<paramref name="what"/>: "manifest", "calibration"), or a
+    /// <see cref="ModelLoadException"/> naming it: "… file not found" or "… cannot be read (reason)".
+    /// </summary>
+    internal static byte[] ReadFile(string fullPath, string what)
+    {
+        if (!File.Exists(fullPath)) throw new ModelLoadException(fullPath, $"{what} file not found");
+        try { return File.ReadAllBytes(fullPath); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelLoadException(full, $"manifest cannot be read ({OneLine(e.Message)})", e);
+            throw new ModelLoadException(fullPath, $"{what} cannot be read ({OneLine(e.Message)})", e);
         }
-        return Parse(bytes, full);
     }
 
     /// <summary>Parses and validates manifest JSON; <paramref name="manifestPath"/> names it in errors and anchors relative paths.</summary>

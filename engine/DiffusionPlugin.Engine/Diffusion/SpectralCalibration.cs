@@ -48,14 +48,7 @@ public sealed class SpectralCalibration
     public static SpectralCalibration Load(string path)
     {
         var full = Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new ModelLoadException(full, "calibration file not found");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(full); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelLoadException(full, $"calibration cannot be read ({ModelManifest.OneLine(e.Message)})", e);
-        }
-        return Parse(bytes, full);
+        return Parse(ModelManifest.ReadFile(full, "calibration"), full);
     }
 
     /// <summary>Parses and validates calibration JSON; <paramref name="path"/> names it in errors.</summary>
