@@ -230,14 +230,17 @@ AS_PLAYED = ", as played (one-shot finish)"
 CALIBRATED = ", as played (calibrated, one-shot finish)"
 
 
-def as_played(audio: np.ndarray, cls: np.ndarray, classes=CLASSES, calibration: dict = None) -> np.ndarray:
+def as_played(audio: np.ndarray, cls: np.ndarray, classes=CLASSES, calibration: dict = None,
+              velocity: np.ndarray = None) -> np.ndarray:
     """[N, L] generated clips -> what the plugin plays: drum hits through one_shot_finish, after the model's spectral
-    calibration when one is given (calibrate.apply, as the engine's SpectralCalibrationFilter); "general" clips (the
-    widener's material, which it never finishes or calibrates) unchanged."""
+    calibration at each hit's velocity [N] when one is given (calibrate.apply, as the engine's
+    SpectralCalibrationFilter); "general" clips (the widener's material, never finished or calibrated) unchanged."""
     gen = classes.index("general") if "general" in classes else -1
     if calibration is not None:
         from .calibrate import apply
-        audio = [x if c == gen else apply(x, classes[int(c)], calibration) for x, c in zip(audio, cls)]
+        if velocity is None:
+            raise ValueError("as_played: a calibration needs the hits' velocities")
+        audio = [x if c == gen else apply(x, classes[int(c)], calibration, v) for x, c, v in zip(audio, cls, velocity)]
     return np.stack([x if c == gen else one_shot_finish(x) for x, c in zip(audio, cls)]) if len(audio) else audio
 
 
@@ -394,7 +397,8 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
             cands[name + AS_PLAYED] = (as_played(audio, ref_c[gen_idx]), ref_c[gen_idx])
             timing[name + AS_PLAYED] = timing[name]
             if calibration is not None:
-                cands[name + CALIBRATED] = (as_played(audio, ref_c[gen_idx], calibration=calibration), ref_c[gen_idx])
+                cands[name + CALIBRATED] = (as_played(audio, ref_c[gen_idx], calibration=calibration,
+                                                      velocity=ref_v[gen_idx]), ref_c[gen_idx])
                 timing[name + CALIBRATED] = timing[name]
     res = evaluate_sets(tr_a, tr_c, ref_a, ref_c, cands)
     return res, timing, cands

@@ -13,11 +13,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SR = 44100
 
 
-def flat(db_of_row_band, rows: int = 89, n_bands: int = 40, classes=("kick",)) -> dict:
+def flat(db_of_row_band, rows: int = 89, n_bands: int = 40, classes=("kick",), nodes=(0.5,), db_of_node=None) -> dict:
+    """A calibration whose tables are db_of_row_band(row, band) (+ db_of_node(node) at each velocity node)."""
     edges = K.band_edges(n_bands)
-    table = [[float(db_of_row_band(r, b)) for b in range(len(edges) - 1)] for r in range(rows)]
+    tables = [[[float(db_of_row_band(r, b)) + (db_of_node(n) if db_of_node else 0.0) for b in range(len(edges) - 1)]
+               for r in range(rows)] for n in range(len(nodes))]
     return {"formatVersion": K.FORMAT_VERSION, "fftSize": K.FFT_SIZE, "hopSamples": K.HOP, "bandEdges": edges.tolist(),
-            "gainsDb": {c: table for c in classes}}
+            "velocityNodes": list(nodes), "gainsDb": {c: tables for c in classes}}
 
 
 def noise(n: int, seed: int = 0) -> np.ndarray:
@@ -32,12 +34,12 @@ def rms_db(x) -> float:
 @pytest.mark.parametrize("length", [1, 100, 1000, 22528])
 def test_a_flat_zero_db_table_gives_the_hit_back(length):
     x = noise(length)
-    np.testing.assert_allclose(K.apply(x, "kick", flat(lambda r, b: 0)), x, atol=1e-6)
+    np.testing.assert_allclose(K.apply(x, "kick", flat(lambda r, b: 0), 0.8), x, atol=1e-6)
 
 
 def test_a_flat_minus_20_db_table_scales_the_hit_by_a_tenth():
     x = noise(5000)
-    np.testing.assert_allclose(K.apply(x, "kick", flat(lambda r, b: -20)), 0.1 * x, atol=1e-6)
+    np.testing.assert_allclose(K.apply(x, "kick", flat(lambda r, b: -20), 0.8), 0.1 * x, atol=1e-6)
 
 
 def test_a_band_cut_takes_down_a_tone_in_it_and_leaves_one_elsewhere():
@@ -47,14 +49,14 @@ def test_a_band_cut_takes_down_a_tone_in_it_and_leaves_one_elsewhere():
     cal = flat(lambda r, b: -40 if b >= top - 3 else 0)
     low, high = 0.5 * np.sin(2 * np.pi * 200 * t), 0.5 * np.sin(2 * np.pi * 18000 * t)
     mid = slice(2048, 6144)
-    assert abs(rms_db(K.apply(low, "kick", cal)[mid]) - rms_db(low[mid])) < 0.5
-    assert rms_db(K.apply(high, "kick", cal)[mid]) - rms_db(high[mid]) == pytest.approx(-40, abs=1.0)
+    assert abs(rms_db(K.apply(low, "kick", cal, 0.8)[mid]) - rms_db(low[mid])) < 0.5
+    assert rms_db(K.apply(high, "kick", cal, 0.8)[mid]) - rms_db(high[mid]) == pytest.approx(-40, abs=1.0)
 
 
 def test_later_rows_act_later_and_the_last_row_holds_past_the_table():
     t = np.arange(40 * K.HOP) / SR
     x = 0.5 * np.sin(2 * np.pi * 1000 * t)
-    y = K.apply(x, "kick", flat(lambda r, b: 0 if r < 10 else -30, rows=12))
+    y = K.apply(x, "kick", flat(lambda r, b: 0 if r < 10 else -30, rows=12), 0.8)
     assert abs(rms_db(y[512:1536]) - rms_db(x[512:1536])) < 0.5
     assert rms_db(y[20 * K.HOP:]) - rms_db(x[20 * K.HOP:]) == pytest.approx(-30, abs=0.5)
 
@@ -62,8 +64,8 @@ def test_later_rows_act_later_and_the_last_row_holds_past_the_table():
 def test_a_class_without_a_table_passes_unchanged():
     x = noise(3000)
     cal = flat(lambda r, b: -20)
-    np.testing.assert_array_equal(K.apply(x, "snare", cal), x)
-    np.testing.assert_array_equal(K.apply(x, "kick", None), x)
+    np.testing.assert_array_equal(K.apply(x, "snare", cal, 0.8), x)
+    np.testing.assert_array_equal(K.apply(x, "kick", None, 0.8), x)
 
 
 def test_fit_recovers_a_known_per_band_error_and_undoes_it():
@@ -73,13 +75,16 @@ def test_fit_recovers_a_known_per_band_error_and_undoes_it():
     cls = np.zeros(8, np.int64)
     edges = K.band_edges(40)
     boost = flat(lambda r, b: 12 if b >= len(edges) - 6 else 0)
-    gen = np.stack([K.apply(x, "kick", boost) for x in real[rng.permutation(8)]])
-    cal = K.fit(real, cls, gen, cls, smooth_frames=1)
-    table = np.asarray(cal["gainsDb"]["kick"])
-    assert table.shape == (K.frame_count(22528), len(edges) - 1)
+    gen = np.stack([K.apply(x, "kick", boost, 0.8) for x in real[rng.permutation(8)]])
+    vel = np.full(8, 0.9)
+    cal = K.fit(real, cls, vel, gen, cls, vel, smooth_frames=1)
+    tables = np.asarray(cal["gainsDb"]["kick"])
+    assert tables.shape == (3, K.frame_count(22528), len(edges) - 1)
+    assert np.array_equal(tables[0], tables[2])  # no hits in the soft bin: it takes the table over every velocity
+    table = tables[2]
     assert np.abs(table[2:-2, -4:] + 12).max() < 1.0  # the 5th from the top borders an unboosted band (gains interpolate)
     assert np.abs(table[2:-2, :20]).max() < 1.0
-    fixed = K.apply(gen[0], "kick", cal)
+    fixed = K.apply(gen[0], "kick", cal, 0.8)
     change = K.band_log_energy(fixed, edges) - K.band_log_energy(gen[0], edges)
     assert np.median(change[5:60, -4:]) == pytest.approx(-12, abs=1.0)
     assert np.median(np.abs(change[5:60, :20])) < 1.0
@@ -89,13 +94,14 @@ def test_fit_clips_to_the_limits_and_leaves_general_and_thin_classes_out():
     real = np.stack([noise(4096, s) for s in range(6)])
     gen = real * 1000  # +60 dB: clipped to max_cut
     cls = np.array([0, 0, 0, 0, 1, 1])  # kick 4 hits, snare 2 (< min_hits)
-    cal = K.fit(real, cls, gen, cls, max_cut_db=50, max_boost_db=10)
+    vel = np.full(6, 0.5)
+    cal = K.fit(real, cls, vel, gen, cls, vel, max_cut_db=50, max_boost_db=10)
     assert set(cal["gainsDb"]) == {"kick"}
     assert np.allclose(np.asarray(cal["gainsDb"]["kick"]), -50)
-    cal = K.fit(gen, cls, real, cls, max_cut_db=50, max_boost_db=10)
+    cal = K.fit(gen, cls, vel, real, cls, vel, max_cut_db=50, max_boost_db=10)
     assert np.allclose(np.asarray(cal["gainsDb"]["kick"]), 10)
     general = CLASSES.index("general")
-    cal = K.fit(real, np.full(6, general), gen, np.full(6, general))
+    cal = K.fit(real, np.full(6, general), vel, gen, np.full(6, general), vel)
     assert cal["gainsDb"] == {}
 
 
@@ -103,7 +109,7 @@ def test_the_shared_parity_fixture_is_what_apply_computes_today():
     path = os.path.join(ROOT, "models", "test", "calibration-parity.json")
     with open(path) as f:
         fx = json.load(f)
-    got = K.apply(np.asarray(fx["hit"], np.float32), "kick", fx["calibration"])
+    got = K.apply(np.asarray(fx["hit"], np.float32), "kick", fx["calibration"], fx["velocity"])
     np.testing.assert_allclose(got, fx["calibrated"], atol=1e-7)
     assert fx == json.loads(json.dumps(K.parity_fixture()))  # regenerate it with parity_fixture() when apply changes
 
@@ -113,10 +119,29 @@ def test_as_played_calibrates_drum_hits_but_not_general_clips():
     x *= 0.5 / np.abs(x).max()  # under the finish's peak limit, so only the calibration changes the level
     general = CLASSES.index("general")
     cal = flat(lambda r, b: -20, classes=CLASSES)
-    out = ev.as_played(np.stack([x, x]), np.array([0, general]), calibration=cal)
+    out = ev.as_played(np.stack([x, x]), np.array([0, general]), calibration=cal, velocity=np.array([0.8, 0.8]))
     np.testing.assert_array_equal(out[1], x)
     plain = ev.as_played(np.stack([x]), np.array([0]))[0]
     assert rms_db(out[0]) - rms_db(plain) == pytest.approx(-20, abs=0.1)
+
+
+def test_fit_gives_each_velocity_bin_its_own_table_and_apply_interpolates_between_nodes():
+    # Soft generated hits 6 dB too loud, hard ones 6 dB too quiet: the soft node cuts 6 dB, the hard one boosts 6.
+    real = np.stack([noise(4096, s) * 0.1 for s in range(16)])
+    cls = np.zeros(16, np.int64)
+    vel = np.array([0.2] * 8 + [0.9] * 8)
+    gen = real * np.where(vel < 0.5, 2.0, 0.5)[:, None]
+    cal = K.fit(real, cls, vel, gen, cls, vel, smooth_frames=1)
+    assert cal["velocityNodes"] == pytest.approx([0.2, 0.625, 0.9])  # the medium bin has no hits: its node is its middle ...
+    t = np.asarray(cal["gainsDb"]["kick"])[:, 2:-2]
+    assert np.abs(t[0] + 6.02).max() < 0.05 and np.abs(t[2] - 6.02).max() < 0.05
+    np.testing.assert_allclose(t[1], K._class_table(real, gen, K.band_edges(40), 50, 10, 1)[2:-2], atol=0.006)  # ... every velocity's table
+    x = noise(4096) * 0.1
+    for v, want in ((0.0, -6.02), (0.2, -6.02), (0.9, 6.02), (1.0, 6.02)):
+        assert rms_db(K.apply(x, "kick", cal, v)[1024:3072]) - rms_db(x[1024:3072]) == pytest.approx(want, abs=0.3)
+    between = np.asarray(K.table_at(cal, "kick", 0.4))
+    both, w = np.asarray(cal["gainsDb"]["kick"]), (0.4 - 0.2) / (0.625 - 0.2)
+    np.testing.assert_allclose(between, (1 - w) * both[0] + w * both[1])
 
 
 def test_load_refuses_an_unknown_format(tmp_path):

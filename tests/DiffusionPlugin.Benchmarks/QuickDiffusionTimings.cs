@@ -41,8 +41,8 @@ public static class QuickDiffusionTimings
             var hit = new float[length];
             for (int i = 0; i < length; i++) hit[i] = MathF.Sin(i * 0.01f) * MathF.Exp(-i / 4000f);
             calibration.Prepare(length);
-            calibration.Apply(hit, 0);
-            double perHit = Median(9, () => calibration.Apply(hit, 0));
+            calibration.Apply(hit, 0, 0.8f);
+            double perHit = Median(9, () => calibration.Apply(hit, 0, 0.8f));
             Console.WriteLine($"calibration ({d.Calibration!.FilePath}): {perHit:F2} ms/hit");
         }
         int timedRuns = barOnly ? 7 : 3;
@@ -57,7 +57,7 @@ public static class QuickDiffusionTimings
             {
                 ops.Generate(cond, seeds, length, opts, output);
                 if (calibration != null)
-                    for (int b = 0; b < batch; b++) calibration.Apply(output.AsSpan(b * length, length), cond[b].ClassId);
+                    for (int b = 0; b < batch; b++) calibration.Apply(output.AsSpan(b * length, length), cond[b].ClassId, cond[b].Velocity);
             }
             ops.WarmUp(batch, length, opts);   // binds this batch's shapes (guided and, with a guidance interval, unguided)
             // One timed run also measures allocation: a warm generation allocates nothing managed.

@@ -141,7 +141,7 @@ public sealed class GenerateTests : IDisposable
     {
         // The model's calibration takes snares down 12 dB and has no table for kicks.
         var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
-            "{\"formatVersion\": 1, \"fftSize\": 256, \"hopSamples\": 64, \"bandEdges\": [0, 20, 129], \"gainsDb\": {\"snare\": [[-12, -12]]}}"),
+            "{\"formatVersion\": 1, \"fftSize\": 256, \"hopSamples\": 64, \"bandEdges\": [0, 20, 129], \"velocityNodes\": [0.5], \"gainsDb\": {\"snare\": [[[-12, -12]]]}}"),
             "calibration.json");
         float[] Hit(string cls, string dir, params string[] extra)
         {

@@ -306,7 +306,7 @@ public sealed class RealEngineTests : IDisposable
         var lenient = ManifestInfo.Read(model);
         Assert.Equal(ManifestInfo.From(engine) with { Classes = lenient.Classes }, lenient);
         Assert.Equal(engine.Classes, lenient.Classes);
-        Assert.Equal(1f, lenient.Defaults.GuidanceMaxSigma);   // the shipped model guides only at sigma <= 1
+        Assert.Equal(0.3f, lenient.Defaults.GuidanceMaxSigma);   // the shipped model guides only at sigma <= 0.3 (autoguidance above)
     }
 
     [ShippedModelFact]

@@ -4,8 +4,8 @@ namespace DiffusionPlugin.Engine.Diffusion;
 
 /// <summary>
 /// A model's spectral calibration (manifest field <c>calibration</c>, written by onnx-export's
-/// <c>diffusion_drums.calibrate</c>): per drum class, a time-varying EQ, one gain in dB per (STFT frame, band), that
-/// moves the model's average hit onto the average real hit of its training kits. Why: the denoiser's errors are the
+/// <c>diffusion_drums.calibrate</c>): per drum class and velocity node, a time-varying EQ, one gain in dB per (STFT
+/// frame, band), that moves the model's average hit onto the average real hit of its training kits. Why: the denoiser's errors are the
 /// same from hit to hit of a class (the shipped model's kicks keep a hiss 7–27 dB above real kicks across their body),
 /// so measured once on its own training data they can be taken out of every hit. Applied at the model's rate before a
 /// hit is finished (<see cref="Realtime.OneShotTail"/>); classes without a table (the widener's general material) pass
@@ -20,15 +20,21 @@ public sealed class SpectralCalibration
     /// <summary>Gains are clamped to this range in dB whatever the file says, so a damaged table cannot blow a hit up.</summary>
     public const float MinGainDb = -120f, MaxGainDb = 24f;
 
-    private readonly Dictionary<string, float[]> _binGains; // class name -> [rows * bins] linear amplitude gains
-    private readonly Dictionary<string, int> _rows;
+    private readonly Dictionary<string, (float[] Db, int Rows)> _tables; // class -> dB [node][row][band], rows per node
+    private readonly float[] _velocityNodes;
+    private readonly int[] _binBand;       // bin k's dB = (1 − w)·band[_binBand[k]] + w·band[_binBand[k] + 1] ...
+    private readonly float[] _binWeight;   // ... with w = _binWeight[k] (0 where the bin lies outside the band centres)
 
-    private SpectralCalibration(int fftSize, int hopSamples, Dictionary<string, float[]> binGains, Dictionary<string, int> rows, string path)
+    private SpectralCalibration(int fftSize, int hopSamples, int bands, float[] velocityNodes,
+                                Dictionary<string, (float[] Db, int Rows)> tables, int[] binBand, float[] binWeight, string path)
     {
         FftSize = fftSize;
         HopSamples = hopSamples;
-        _binGains = binGains;
-        _rows = rows;
+        Bands = bands;
+        _velocityNodes = velocityNodes;
+        _tables = tables;
+        _binBand = binBand;
+        _binWeight = binWeight;
         FilePath = path;
     }
 
@@ -36,10 +42,14 @@ public sealed class SpectralCalibration
     public int FftSize { get; }
     /// <summary>Distance between frame centres, in samples.</summary>
     public int HopSamples { get; }
+    /// <summary>Bands per table row.</summary>
+    public int Bands { get; }
     /// <summary>The file it was read from.</summary>
     public string FilePath { get; }
     /// <summary>Class names that have a gain table.</summary>
-    public IReadOnlyCollection<string> Classes => _binGains.Keys;
+    public IReadOnlyCollection<string> Classes => _tables.Keys;
+    /// <summary>Velocities (0..1) the tables were fitted at; a hit between two takes their dB interpolated.</summary>
+    public IReadOnlyList<float> VelocityNodes => _velocityNodes;
 
     /// <summary>Bins of one STFT frame, 0 … FftSize/2.</summary>
     public int Bins => FftSize / 2 + 1;
@@ -75,38 +85,59 @@ public sealed class SpectralCalibration
             for (int i = 1; i < edges.Length; i++)
                 if (edges[i] <= edges[i - 1]) Fail($"bandEdges must rise strictly (edge {i}: {edges[i]} after {edges[i - 1]})");
             int bands = edges.Length - 1;
-            // Each bin's gain in dB is interpolated linearly between the two band centres around it (flat outside them).
-            var centres = new double[bands];
-            for (int j = 0; j < bands; j++) centres[j] = (edges[j] + edges[j + 1] - 1) / 2.0;
+
+            if (!root.TryGetProperty("velocityNodes", out var nodesJson) || nodesJson.ValueKind != JsonValueKind.Array || nodesJson.GetArrayLength() == 0)
+                Fail("velocityNodes is missing");
+            var nodes = nodesJson.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) ? v : double.NaN).ToArray();
+            for (int i = 0; i < nodes.Length; i++)
+                if (!(nodes[i] >= 0 && nodes[i] <= 1) || (i > 0 && !(nodes[i] > nodes[i - 1])))
+                    Fail("velocityNodes must be numbers in 0..1, rising strictly");
 
             if (!root.TryGetProperty("gainsDb", out var gains) || gains.ValueKind != JsonValueKind.Object) Fail("gainsDb is missing");
-            var binGains = new Dictionary<string, float[]>(StringComparer.Ordinal);
-            var rowsOf = new Dictionary<string, int>(StringComparer.Ordinal);
-            var rowDb = new double[bands];
+            var tables = new Dictionary<string, (float[] Db, int Rows)>(StringComparer.Ordinal);
             foreach (var cls in gains.EnumerateObject())
             {
-                if (cls.Value.ValueKind != JsonValueKind.Array || cls.Value.GetArrayLength() == 0) Fail($"gainsDb.{cls.Name} has no rows");
-                int rows = cls.Value.GetArrayLength();
-                var table = new float[rows * bins];
-                int r = 0;
-                foreach (var row in cls.Value.EnumerateArray())
+                string where = $"gainsDb.{cls.Name}";
+                if (cls.Value.ValueKind != JsonValueKind.Array || cls.Value.GetArrayLength() != nodes.Length)
+                    Fail($"{where} must hold one table per velocity node ({nodes.Length})");
+                int rows = -1, n = 0;
+                float[] db = [];
+                foreach (var table in cls.Value.EnumerateArray())
                 {
-                    if (row.ValueKind != JsonValueKind.Array || row.GetArrayLength() != bands)
-                        Fail($"gainsDb.{cls.Name} row {r} must hold {bands} numbers (one per band)");
-                    int j = 0;
-                    foreach (var v in row.EnumerateArray())
+                    if (table.ValueKind != JsonValueKind.Array || table.GetArrayLength() == 0) Fail($"{where} node {n} has no rows");
+                    if (rows < 0) { rows = table.GetArrayLength(); db = new float[nodes.Length * rows * bands]; }
+                    else if (table.GetArrayLength() != rows) Fail($"{where} node {n} has {table.GetArrayLength()} rows, node 0 has {rows}");
+                    int r = 0;
+                    foreach (var row in table.EnumerateArray())
                     {
-                        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double db) || !double.IsFinite(db))
-                            Fail($"gainsDb.{cls.Name} row {r} band {j} is not a finite number");
-                        rowDb[j++] = Math.Clamp(db, MinGainDb, MaxGainDb);
+                        if (row.ValueKind != JsonValueKind.Array || row.GetArrayLength() != bands)
+                            Fail($"{where} node {n} row {r} must hold {bands} numbers (one per band)");
+                        int j = 0;
+                        foreach (var v in row.EnumerateArray())
+                        {
+                            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double value) || !double.IsFinite(value))
+                                Fail($"{where} node {n} row {r} band {j} is not a finite number");
+                            db[(n * rows + r) * bands + j++] = (float)Math.Clamp(value, MinGainDb, MaxGainDb);
+                        }
+                        r++;
                     }
-                    for (int k = 0; k < bins; k++) table[r * bins + k] = (float)Math.Pow(10.0, Interpolate(centres, rowDb, k) / 20.0);
-                    r++;
+                    n++;
                 }
-                binGains[cls.Name] = table;
-                rowsOf[cls.Name] = rows;
+                tables[cls.Name] = (db, rows);
             }
-            return new SpectralCalibration(fftSize, hop, binGains, rowsOf, path);
+
+            // Each bin's dB is interpolated linearly between the centres of the bands around it (flat outside them).
+            var binBand = new int[bins];
+            var binWeight = new float[bins];
+            double Centre(int j) => (edges[j] + edges[j + 1] - 1) / 2.0;
+            for (int k = 0, j = 0; k < bins; k++)
+            {
+                while (j + 1 < bands - 1 && Centre(j + 1) < k) j++;
+                if (bands == 1 || k <= Centre(0)) { binBand[k] = 0; binWeight[k] = 0f; }
+                else if (k >= Centre(bands - 1)) { binBand[k] = bands - 2; binWeight[k] = 1f; }
+                else { binBand[k] = j; binWeight[k] = (float)((k - Centre(j)) / (Centre(j + 1) - Centre(j))); }
+            }
+            return new SpectralCalibration(fftSize, hop, bands, nodes.Select(v => (float)v).ToArray(), tables, binBand, binWeight, path);
         }
         catch (JsonException e)
         {
@@ -125,27 +156,43 @@ public sealed class SpectralCalibration
         }
     }
 
-    private static double Interpolate(double[] centres, double[] values, double bin)
-    {
-        if (bin <= centres[0]) return values[0];
-        int last = centres.Length - 1;
-        if (bin >= centres[last]) return values[last];
-        int j = 0;
-        while (centres[j + 1] < bin) j++;
-        double t = (bin - centres[j]) / (centres[j + 1] - centres[j]);
-        return values[j] + t * (values[j + 1] - values[j]);
-    }
-
-    /// <summary>Linear gains of every bin of table row <paramref name="row"/> (clamped to the last row) of a class; empty when the class has none.</summary>
-    internal ReadOnlySpan<float> RowGains(string className, int row)
-    {
-        if (!_binGains.TryGetValue(className, out var table)) return default;
-        int r = Math.Min(row, _rows[className] - 1);
-        return table.AsSpan(r * Bins, Bins);
-    }
-
     /// <summary>True when <paramref name="className"/> has a gain table.</summary>
-    public bool Covers(string className) => _binGains.ContainsKey(className);
+    public bool Covers(string className) => _tables.ContainsKey(className);
+
+    /// <summary>The two velocity nodes around <paramref name="velocity"/> and the weight of the second (0 outside the nodes).</summary>
+    internal (int Lower, int Upper, float Weight) NodesAround(float velocity)
+    {
+        var nodes = _velocityNodes;
+        if (!(velocity > nodes[0]) || nodes.Length == 1) return (0, 0, 0f);
+        if (velocity >= nodes[^1]) return (nodes.Length - 1, nodes.Length - 1, 0f);
+        int j = 0;
+        while (nodes[j + 1] < velocity) j++;
+        return (j, j + 1, (velocity - nodes[j]) / (nodes[j + 1] - nodes[j]));
+    }
+
+    /// <summary>
+    /// Linear gains of every bin (<paramref name="gains"/>, <see cref="Bins"/> long) for table row <paramref name="row"/>
+    /// (clamped to the last row) of a class between two velocity nodes; <paramref name="bandDb"/> is scratch of
+    /// <see cref="Bands"/>. False when the class has no table. Allocates nothing.
+    /// </summary>
+    internal bool RowGains(string className, int row, (int Lower, int Upper, float Weight) at, Span<float> bandDb, Span<float> gains)
+    {
+        if (!_tables.TryGetValue(className, out var table)) return false;
+        int bands = Bands, r = Math.Min(row, table.Rows - 1);
+        var lower = table.Db.AsSpan((at.Lower * table.Rows + r) * bands, bands);
+        var upper = table.Db.AsSpan((at.Upper * table.Rows + r) * bands, bands);
+        for (int j = 0; j < bands; j++) bandDb[j] = lower[j] + at.Weight * (upper[j] - lower[j]);
+        const float DbToLog = 0.11512925f; // ln(10) / 20: amplitude gain = e^(dB · ln10/20)
+        int last = Math.Max(0, bands - 1);
+        for (int k = 0; k < gains.Length; k++)
+        {
+            int j = _binBand[k];
+            float w = _binWeight[k];
+            float db = bands == 1 ? bandDb[0] : bandDb[j] + w * (bandDb[Math.Min(j + 1, last)] - bandDb[j]);
+            gains[k] = MathF.Exp(db * DbToLog);
+        }
+        return true;
+    }
 
     /// <summary>
     /// The object that applies this calibration, for a model whose class ids index <paramref name="classNames"/>.
@@ -155,8 +202,9 @@ public sealed class SpectralCalibration
 }
 
 /// <summary>
-/// Applies a <see cref="SpectralCalibration"/> to one hit at a time: STFT with a periodic Hann window (frame i centred on
-/// sample i·hop, zeros outside the clip), each bin of frame i scaled by its class's gain in table row min(i, rows − 1),
+/// Applies a <see cref="SpectralCalibration"/> to one hit at a time: the class's table at the hit's velocity (dB
+/// interpolated between the two nearest velocity nodes), STFT with a periodic Hann window (frame i centred on
+/// sample i·hop, zeros outside the clip), each bin of frame i scaled by its gain in table row min(i, rows − 1),
 /// overlap-add with the same window divided by the summed squared window. A table of 0 dB gives the hit back to float
 /// rounding. Two real frames go through one complex FFT (real and imaginary parts), separated by symmetry before their
 /// gains are applied, which halves the cost (≈ 2 ms for a 0.5 s hit here).
@@ -168,7 +216,7 @@ public sealed class SpectralCalibrationFilter
     private readonly SpectralCalibration _calibration;
     private readonly string?[] _classNameOf; // class id -> name when the class has a table, else null
     private readonly RadixTwoFft _fft;
-    private readonly float[] _window, _re, _im;
+    private readonly float[] _window, _re, _im, _gainA, _gainB, _bandDb;
     private float[] _accumulated = [], _windowSquareSum = [];
     private int _preparedLength = -1;
 
@@ -182,16 +230,20 @@ public sealed class SpectralCalibrationFilter
         for (int j = 0; j < n; j++) _window[j] = (float)(0.5 - 0.5 * Math.Cos(2 * Math.PI * j / n));
         _re = new float[n];
         _im = new float[n];
+        _gainA = new float[calibration.Bins];
+        _gainB = new float[calibration.Bins];
+        _bandDb = new float[calibration.Bands];
     }
 
     /// <summary>True when hits of class id <paramref name="classId"/> are changed by <see cref="Apply"/>.</summary>
     public bool Covers(int classId) => (uint)classId < (uint)_classNameOf.Length && _classNameOf[classId] != null;
 
     /// <summary>
-    /// Calibrates <paramref name="hit"/> (mono, at the model's rate) in place as class <paramref name="classId"/>; returns
-    /// false and leaves it untouched when that class has no table. Non-finite samples should be sanitised first.
+    /// Calibrates <paramref name="hit"/> (mono, at the model's rate) in place as class <paramref name="classId"/> played at
+    /// <paramref name="velocity"/> (0..1, the model's conditioning); returns false and leaves it untouched when that class
+    /// has no table. Non-finite samples should be sanitised first.
     /// </summary>
-    public bool Apply(Span<float> hit, int classId)
+    public bool Apply(Span<float> hit, int classId, float velocity)
     {
         if (!Covers(classId) || hit.IsEmpty) return false;
         string name = _classNameOf[classId]!;
@@ -202,14 +254,16 @@ public sealed class SpectralCalibrationFilter
         acc.Clear();
         var re = _re.AsSpan();
         var im = _im.AsSpan();
+        var at = _calibration.NodesAround(float.IsFinite(velocity) ? velocity : 1f);
         for (int f = 0; f < frames; f += 2)
         {
             bool pair = f + 1 < frames;
             Frame(hit, f * hop - half, re);
             if (pair) Frame(hit, (f + 1) * hop - half, im); else im.Clear();
             _fft.Transform(re, im, inverse: false);
-            var gainA = _calibration.RowGains(name, f);
-            var gainB = pair ? _calibration.RowGains(name, f + 1) : gainA;
+            _calibration.RowGains(name, f, at, _bandDb, _gainA);
+            if (pair) _calibration.RowGains(name, f + 1, at, _bandDb, _gainB); else _gainA.CopyTo(_gainB, 0);
+            ReadOnlySpan<float> gainA = _gainA, gainB = _gainB;
             // Z = A + iB for real frames a, b: Z'[k] = Z[k]·(gA+gB)/2 + conj(Z[N−k])·(gA−gB)/2 is A·gA + i·B·gB.
             for (int k = 0; k <= half; k++)
             {

@@ -948,7 +948,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         {
             // The model's per-class EQ toward its training kits (e.g. the hiss on kicks), at the model's rate.
             AudioMath.Sanitize(src);
-            _calibration.Apply(src, _batchConditioning[b].ClassId);
+            _calibration.Apply(src, _batchConditioning[b].ClassId, _batchConditioning[b].Velocity);
         }
         int hostLength = Math.Min(_slotCapacity, Resampler.ScaledLength(L, _modelRateHz, _rateHz));
         var dst = _slab.AsSpan(slot * _slotCapacity, hostLength);

@@ -98,7 +98,7 @@ public sealed class GenerateCommand(StudioContext context) : StudioCommand<Gener
                 }
                 model.Operations.Generate(cond.AsSpan(0, n), seeds.AsSpan(0, n), length, options, output.AsSpan(0, n * length));
                 // One-shots end as Diffusion Drums plays them: calibrated, faded 50 dB under the peak, then exact silence.
-                for (int b = 0; b < n; b++) calibration?.Apply(output.AsSpan(b * length, length), cond[b].ClassId);
+                for (int b = 0; b < n; b++) calibration?.Apply(output.AsSpan(b * length, length), cond[b].ClassId, cond[b].Velocity);
                 for (int b = 0; b < n; b++) OneShotTail.Finish(output.AsSpan(b * length, length), den.SampleRateHz, maxPeak: MaxPeakOption.Limit(s.MaxPeak));
                 for (int b = 0; b < n; b++)
                 {

@@ -9,14 +9,19 @@ public class SpectralCalibrationTests
 {
     private static readonly string[] Classes = ["kick", "snare", "general"];
 
-    /// <summary>A calibration JSON with one table for "kick": every row the same dB per band.</summary>
-    private static string Json(int fftSize, int hop, int[] edges, Func<int, int, double> db, int rows, string cls = "kick")
+    /// <summary>A calibration JSON with one table for "kick" at one velocity node (0.5): dB per (row, band).</summary>
+    private static string Json(int fftSize, int hop, int[] edges, Func<int, int, double> db, int rows, string cls = "kick") =>
+        Json(fftSize, hop, edges, [0.5], (_, r, b) => db(r, b), rows, cls);
+
+    /// <summary>A calibration JSON with tables for "kick" at each velocity node: dB per (node, row, band).</summary>
+    private static string Json(int fftSize, int hop, int[] edges, double[] nodes, Func<int, int, int, double> db, int rows, string cls = "kick")
     {
-        var table = Enumerable.Range(0, rows).Select(r => Enumerable.Range(0, edges.Length - 1).Select(b => db(r, b)).ToArray()).ToArray();
+        var tables = Enumerable.Range(0, nodes.Length).Select(n => Enumerable.Range(0, rows)
+            .Select(r => Enumerable.Range(0, edges.Length - 1).Select(b => db(n, r, b)).ToArray()).ToArray()).ToArray();
         return JsonSerializer.Serialize(new Dictionary<string, object>
         {
-            ["formatVersion"] = 1, ["fftSize"] = fftSize, ["hopSamples"] = hop, ["bandEdges"] = edges,
-            ["gainsDb"] = new Dictionary<string, double[][]> { [cls] = table },
+            ["formatVersion"] = 1, ["fftSize"] = fftSize, ["hopSamples"] = hop, ["bandEdges"] = edges, ["velocityNodes"] = nodes,
+            ["gainsDb"] = new Dictionary<string, double[][][]> { [cls] = tables },
         });
     }
 
@@ -54,10 +59,11 @@ public class SpectralCalibrationTests
         var root = doc.RootElement;
         var calibration = SpectralCalibration.Parse(Encoding.UTF8.GetBytes(root.GetProperty("calibration").GetRawText()), path);
         var hit = root.GetProperty("hit").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        float velocity = root.GetProperty("velocity").GetSingle();
         var expected = root.GetProperty("calibrated").EnumerateArray().Select(e => e.GetSingle()).ToArray();
         double tolerance = root.GetProperty("tolerance").GetDouble();
 
-        Assert.True(calibration.CreateFilter(Classes).Apply(hit, 0));
+        Assert.True(calibration.CreateFilter(Classes).Apply(hit, 0, velocity));
         double worst = 0;
         for (int i = 0; i < hit.Length; i++) worst = Math.Max(worst, Math.Abs(hit[i] - expected[i]));
         Assert.True(worst <= tolerance, $"largest difference {worst:E2} > {tolerance:E0}");
@@ -73,7 +79,7 @@ public class SpectralCalibrationTests
         var filter = Parse(Json(1024, 256, Edges1024, (_, _) => 0, 89)).CreateFilter(Classes);
         var hit = Noise(length);
         var original = hit.ToArray();
-        Assert.True(filter.Apply(hit, 0));
+        Assert.True(filter.Apply(hit, 0, 0.8f));
         for (int i = 0; i < length; i++) Assert.True(Math.Abs(hit[i] - original[i]) < 1e-5, $"sample {i}: {hit[i]} vs {original[i]}");
     }
 
@@ -83,7 +89,7 @@ public class SpectralCalibrationTests
         var filter = Parse(Json(1024, 256, Edges1024, (_, _) => -20, 3)).CreateFilter(Classes);
         var hit = Noise(5000);
         var original = hit.ToArray();
-        filter.Apply(hit, 0);
+        filter.Apply(hit, 0, 0.8f);
         for (int i = 0; i < hit.Length; i++) Assert.True(Math.Abs(hit[i] - 0.1f * original[i]) < 1e-5, $"sample {i}");
     }
 
@@ -95,8 +101,8 @@ public class SpectralCalibrationTests
         var low = Sine(8192, 400);     // bin 9.3: band 1
         var high = Sine(8192, 15000);  // bin 348: band 4, past its centre (356 is close): -40 dB
         double lowBefore = Rms(low.AsSpan(2048, 4096)), highBefore = Rms(high.AsSpan(2048, 4096));
-        filter.Apply(low, 0);
-        filter.Apply(high, 0);
+        filter.Apply(low, 0, 0.8f);
+        filter.Apply(high, 0, 0.8f);
         Assert.InRange(20 * Math.Log10(Rms(low.AsSpan(2048, 4096)) / lowBefore), -0.5, 0.5);
         Assert.InRange(20 * Math.Log10(Rms(high.AsSpan(2048, 4096)) / highBefore), -42, -36);
     }
@@ -108,9 +114,28 @@ public class SpectralCalibrationTests
         var filter = Parse(Json(1024, 256, Edges1024, (r, _) => r < 10 ? 0 : -30, 12)).CreateFilter(Classes);
         var hit = Sine(40 * 256, 1000);
         var original = hit.ToArray();
-        filter.Apply(hit, 0);
+        filter.Apply(hit, 0, 0.8f);
         Assert.InRange(20 * Math.Log10(Rms(hit.AsSpan(512, 1024)) / Rms(original.AsSpan(512, 1024))), -0.5, 0.5);
         Assert.InRange(20 * Math.Log10(Rms(hit.AsSpan(20 * 256, 4096)) / Rms(original.AsSpan(20 * 256, 4096))), -30.5, -29.5);
+    }
+
+    [Fact]
+    public void Velocity_chooses_between_the_node_tables_and_interpolates_their_dB_in_between()
+    {
+        // Node 0.2 cuts 30 dB, node 0.8 leaves the hit alone: at 0.5 the cut is 15 dB, outside the nodes it is theirs.
+        var filter = Parse(Json(1024, 256, Edges1024, [0.2, 0.8], (n, _, _) => n == 0 ? -30 : 0, 4)).CreateFilter(Classes);
+        double ChangeDb(float velocity)
+        {
+            var hit = Noise(6000);
+            double before = Rms(hit);
+            filter.Apply(hit, 0, velocity);
+            return 20 * Math.Log10(Rms(hit) / before);
+        }
+        Assert.InRange(ChangeDb(0.0f), -30.1, -29.9);
+        Assert.InRange(ChangeDb(0.2f), -30.1, -29.9);
+        Assert.InRange(ChangeDb(0.5f), -15.1, -14.9);
+        Assert.InRange(ChangeDb(0.8f), -0.1, 0.1);
+        Assert.InRange(ChangeDb(1.0f), -0.1, 0.1);
     }
 
     [Fact]
@@ -121,7 +146,7 @@ public class SpectralCalibrationTests
         {
             var hit = Noise(3000);
             var original = hit.ToArray();
-            Assert.False(filter.Apply(hit, id));
+            Assert.False(filter.Apply(hit, id, 0.8f));
             Assert.Equal(original, hit);
             Assert.False(filter.Covers(id));
         }
@@ -134,9 +159,9 @@ public class SpectralCalibrationTests
         var filter = Parse(Json(1024, 256, Edges1024, (_, b) => -3 * b, 89)).CreateFilter(Classes);
         var hit = Noise(22528);
         filter.Prepare(hit.Length);
-        filter.Apply(hit, 0);
+        filter.Apply(hit, 0, 0.8f);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 3; i++) filter.Apply(hit, 0);
+        for (int i = 0; i < 3; i++) filter.Apply(hit, 0, 0.8f);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
@@ -148,10 +173,14 @@ public class SpectralCalibrationTests
     [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 0}", "hopSamples 0")]
     [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 400]}", "bandEdges must run from 0 to fftSize/2+1")]
     [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 50, 513]}", "bandEdges must rise strictly")]
-    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513]}", "gainsDb is missing")]
-    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"gainsDb\": {\"kick\": [[1, 2, 3]]}}", "gainsDb.kick row 0 must hold 2 numbers")]
-    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"gainsDb\": {\"kick\": [[1, \"x\"]]}}", "gainsDb.kick row 0 band 1 is not a finite number")]
-    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"gainsDb\": {\"kick\": []}}", "gainsDb.kick has no rows")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513]}", "velocityNodes is missing")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.8, 0.4]}", "velocityNodes must be numbers in 0..1, rising strictly")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5]}", "gainsDb is missing")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"gainsDb\": {\"kick\": [[[1, 2, 3]]]}}", "gainsDb.kick node 0 row 0 must hold 2 numbers")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"gainsDb\": {\"kick\": [[[1, \"x\"]]]}}", "gainsDb.kick node 0 row 0 band 1 is not a finite number")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"gainsDb\": {\"kick\": [[]]}}", "gainsDb.kick node 0 has no rows")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.2, 0.8], \"gainsDb\": {\"kick\": [[[1, 2]]]}}", "gainsDb.kick must hold one table per velocity node (2)")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.2, 0.8], \"gainsDb\": {\"kick\": [[[1, 2]], [[1, 2], [3, 4]]]}}", "gainsDb.kick node 1 has 2 rows, node 0 has 1")]
     public void A_damaged_calibration_is_refused_with_one_line_naming_the_problem(string json, string problem)
     {
         var e = Assert.Throws<ModelLoadException>(() => Parse(json));
@@ -166,7 +195,7 @@ public class SpectralCalibrationTests
         var filter = Parse(Json(1024, 256, Edges1024, (_, _) => 400, 3)).CreateFilter(Classes);
         var hit = Noise(3000);
         double before = Rms(hit);
-        filter.Apply(hit, 0);
+        filter.Apply(hit, 0, 0.8f);
         Assert.InRange(20 * Math.Log10(Rms(hit) / before), SpectralCalibration.MaxGainDb - 0.5, SpectralCalibration.MaxGainDb + 0.5);
     }
 

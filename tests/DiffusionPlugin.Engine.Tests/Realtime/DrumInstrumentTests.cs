@@ -101,7 +101,7 @@ public class DrumInstrumentTests
     {
         // A calibration that takes snares down 12 dB everywhere and has no table for kicks.
         var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
-            "{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"gainsDb\": {\"snare\": [[-12, -12]]}}"),
+            "{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"gainsDb\": {\"snare\": [[[-12, -12]]]}}"),
             "test-calibration.json");
         float[] Play(SpectralCalibration? c, int note)
         {
