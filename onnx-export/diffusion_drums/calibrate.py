@@ -247,7 +247,8 @@ def main(argv=None):
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--guidance-max-sigma", type=float, default=0.3)
     ap.add_argument("--sigma-min", type=float, default=0.01)
-    ap.add_argument("--per-class", type=int, default=64, help="generated hits per drum class (and as many real ones)")
+    ap.add_argument("--per-class", type=int, default=128,
+                    help="generated hits per drum class (128: a table noticeably less noisy than with 64, README)")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args(argv)
     if a.threads:
