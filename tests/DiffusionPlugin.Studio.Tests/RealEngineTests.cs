@@ -299,6 +299,17 @@ public sealed class RealEngineTests : IDisposable
     }
 
     [ShippedModelFact]
+    public void Info_names_the_shipped_models_calibration_and_the_drum_classes_it_covers()
+    {
+        var run = Cli("info", "--device", "cpu", "--model", RepoModels.Shipped()!);
+        Assert.True(run.ExitCode == 0, run.Error);
+        var line = Assert.Single(run.Out.Split('\n'), l => l.StartsWith("calibration"));
+        Assert.Contains("calibration.json: per-class EQ for kick, snare, rim", line);
+        Assert.DoesNotContain("general", line);
+        Assert.DoesNotContain("calibration", Cli("info", "--device", "cpu", "--model", Analytic).Out);
+    }
+
+    [ShippedModelFact]
     public void The_studio_reads_the_shipped_manifest_as_the_engine_loads_it()
     {
         string model = RepoModels.Shipped()!;
