@@ -86,11 +86,14 @@ public sealed record ArdourCrash(string Part, int Attempt, int ExitStatus, bool 
 
     /// <summary>
     /// Ardour 7.3's own export failure (plugin/README.md): glibc aborting on a corrupted heap (exit 134 with its
-    /// message), or a segfault after the export completed. Reproduced with no plugin and with Steinberg's adelay.
-    /// A segfault during the export, or an abort without glibc's heap message (e.g. an unhandled exception), is not it.
+    /// message), or a segfault (139), which the same corruption also gives: under gdb one stopped inside glibc's
+    /// malloc (unlink_chunk ← _int_malloc ← Ardour's PortEngineSharedImpl), and one came before the export completed
+    /// with Diffusion Widener, whose code had not changed. Reproduced with no plugin and with Steinberg's adelay.
+    /// An abort without glibc's heap message (e.g. an unhandled exception) or any other exit status is not it; a
+    /// plugin that crashes every time still fails the renders (three attempts each).
     /// </summary>
     public bool IsKnownArdourHeapFailure =>
-        (ExitStatus == 134 && HeapMessage != "none") || (ExitStatus == 139 && Exported);
+        (ExitStatus == 134 && HeapMessage != "none") || ExitStatus == 139;
 
     public override string ToString() =>
         $"{Part} attempt {Attempt}: exit {ExitStatus}, {(Exported ? "after" : "before")} the export completed, glibc: {HeapMessage}";
