@@ -93,12 +93,11 @@ def band_log_energy(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
 VELOCITY_EDGES = (0.45, 0.8)  # velocity bins [0, 0.45), [0.45, 0.8), [0.8, 1]: soft, medium and hard layers
 
 
-def _class_table(real: np.ndarray, gen: np.ndarray, edges: np.ndarray, max_cut_db: float, max_boost_db: float,
+def _class_table(real_db: np.ndarray, gen_db: np.ndarray, max_cut_db: float, max_boost_db: float,
                  smooth_frames: int) -> np.ndarray:
-    """Real clips [N, L] and generated ones [M, L] of one class -> dB per (frame, band) [T, B]: mean real minus mean
-    generated, clipped, then a moving average over smooth_frames frames (edges held)."""
-    diff = np.mean([band_log_energy(x, edges) for x in real], 0) - np.mean([band_log_energy(x, edges) for x in gen], 0)
-    diff = np.clip(diff, -max_cut_db, max_boost_db)
+    """band_log_energy of real clips [N, T, B] and of generated ones [M, T, B] of one class -> dB per (frame, band)
+    [T, B]: mean real minus mean generated, clipped, then a moving average over smooth_frames frames (edges held)."""
+    diff = np.clip(real_db.mean(0) - gen_db.mean(0), -max_cut_db, max_boost_db)
     if smooth_frames > 1:
         pad = smooth_frames // 2
         padded = np.concatenate([diff[:1].repeat(pad, 0), diff, diff[-1:].repeat(pad, 0)])
@@ -132,12 +131,16 @@ def fit(real: np.ndarray, real_cls: np.ndarray, real_vel: np.ndarray, gen: np.nd
         rc, gc = real_cls == k, gen_cls == k
         if rc.sum() < min_hits or gc.sum() < min_hits:
             continue
-        every = _class_table(real[rc], gen[gc], edges, max_cut_db, max_boost_db, smooth_frames)
+        # Each hit's energies once; the bins below take subsets of them.
+        real_db = np.stack([band_log_energy(x, edges) for x in real[rc]])  # [N, T, B]
+        gen_db = np.stack([band_log_energy(x, edges) for x in gen[gc]])  # [M, T, B]
+        rv, gv = real_vel[rc], gen_vel[gc]
+        every = _class_table(real_db, gen_db, max_cut_db, max_boost_db, smooth_frames)
         per_node = []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            rb, gb = rc & (real_vel >= lo) & (real_vel < hi), gc & (gen_vel >= lo) & (gen_vel < hi)
+            rb, gb = (rv >= lo) & (rv < hi), (gv >= lo) & (gv < hi)
             enough = rb.sum() >= min_hits and gb.sum() >= min_hits
-            per_node.append(_class_table(real[rb], gen[gb], edges, max_cut_db, max_boost_db, smooth_frames)
+            per_node.append(_class_table(real_db[rb], gen_db[gb], max_cut_db, max_boost_db, smooth_frames)
                             if enough else every)
         tables[c] = np.round(np.stack(per_node), 2).tolist()  # [nodes, T, B]
     return {"formatVersion": FORMAT_VERSION, "fftSize": FFT_SIZE, "hopSamples": HOP, "bandEdges": edges.tolist(),
@@ -179,13 +182,6 @@ def apply(x: np.ndarray, class_name: str, cal: dict, velocity: float) -> np.ndar
     g = bin_gains(cal, table)
     rows = np.minimum(np.arange(len(spec)), len(g) - 1)
     return istft(spec * g[rows], len(x), cal["fftSize"], cal["hopSamples"]).astype(np.float32)
-
-
-def apply_all(audio: np.ndarray, cls: np.ndarray, velocity: np.ndarray, cal: dict, classes=CLASSES) -> np.ndarray:
-    """[N, L] clips with class ids [N] and velocities [N] -> calibrated copies [N, L]."""
-    if cal is None or len(audio) == 0:
-        return audio
-    return np.stack([apply(x, classes[int(c)], cal, v) for x, c, v in zip(audio, cls, velocity)])
 
 
 def parity_fixture(seed: int = 0) -> dict:
