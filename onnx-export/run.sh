@@ -7,6 +7,7 @@
 #   calibrate  per-class spectral calibration of the model (+ guide) at the shipped defaults -> checkpoints/calibration.json
 #   export     checkpoint -> ../models/drums/{model.onnx,manifest.json,parity.json}  [--calibration FILE]
 #   evaluate   held-out evaluation -> ../models/drums/EVALUATION.md
+#   recover    the shipped ONNX model (+ guide) -> checkpoints/sub/last.pt (+ checkpoints/guide/last.pt), no training
 #   test       pytest suite (synthetic data, < 1 minute)
 #   all        data, train, guide, calibrate, export (with the guide and calibration), evaluate
 set -euo pipefail
@@ -25,6 +26,7 @@ case "$cmd" in
   calibrate) $PY -m diffusion_drums.calibrate --guide checkpoints/guide/last.pt --out checkpoints/calibration.json "$@" ;;
   export)   $PY -m diffusion_drums.export "$@" ;;
   evaluate) $PY -m diffusion_drums.evaluate "$@" ;;
+  recover)  $PY -m diffusion_drums.recover "$@" ;;
   test)     $PY -m pytest -q tests "$@" ;;
   all)      $PY -m diffusion_drums.dataset --rebuild --data-md DATA.md && $PY -m diffusion_drums.train "$@" \
               && train_guide \
@@ -36,5 +38,5 @@ case "$cmd" in
               && $PY -m diffusion_drums.evaluate --guide checkpoints/guide/last.pt --autoguidance 2@0.3+2 \
                    --default-autoguidance 2@0.3+2 --guidance 2 --guidance-max-sigma 0.3 --steps 4,6,8 --default-steps 6 \
                    --sigma-min 0.01 --calibration ../models/drums/calibration.json ;;
-  *)        sed -n '2,12p' "$0" ;;
+  *)        sed -n '2,13p' "$0" ;;
 esac
