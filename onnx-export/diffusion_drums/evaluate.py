@@ -234,14 +234,18 @@ def as_played(audio: np.ndarray, cls: np.ndarray, classes=CLASSES, calibration: 
               velocity: np.ndarray = None) -> np.ndarray:
     """[N, L] generated clips -> what the plugin plays: drum hits through one_shot_finish, after the model's spectral
     calibration at each hit's velocity [N] when one is given (calibrate.apply, as the engine's
-    SpectralCalibrationFilter); "general" clips (the widener's material, never finished or calibrated) unchanged."""
+    SpectralCalibrationFilter) and then at the calibration's tail floor (calibrate.finish_floor_db); "general" clips
+    (the widener's material, never finished or calibrated) unchanged."""
     gen = classes.index("general") if "general" in classes else -1
+    floors = np.full(len(audio), FINISH_FLOOR_DB)
     if calibration is not None:
-        from .calibrate import apply
+        from .calibrate import apply, finish_floor_db
         if velocity is None:
             raise ValueError("as_played: a calibration needs the hits' velocities")
         audio = [x if c == gen else apply(x, classes[int(c)], calibration, v) for x, c, v in zip(audio, cls, velocity)]
-    return np.stack([x if c == gen else one_shot_finish(x) for x, c in zip(audio, cls)]) if len(audio) else audio
+        floors = [finish_floor_db(calibration, classes[int(c)]) for c in cls]
+    return (np.stack([x if c == gen else one_shot_finish(x, floor_db=f) for x, c, f in zip(audio, cls, floors)])
+            if len(audio) else audio)
 
 
 def spectral_stats(x: np.ndarray) -> dict:
@@ -451,8 +455,9 @@ def write_report(path, res, timing, meta, defaults_key):
          f"{FINISH_FADE_S * 1000:g} ms fade, then exact silence); general clips unchanged."
          + (" Rows ending \"" + CALIBRATED.lstrip(", ") + "\" go through the model's spectral calibration first "
             "(`calibration.json`, `SpectralCalibrationFilter`: a per-class, per-frame EQ fitted on the model's hits for "
-            "training-kit conditions against the training kits' real hits; no held-out hit is used to fit it), as "
-            "Diffusion Drums plays them when the model ships one." if meta.get("calibration") else ""), ""]
+            "training-kit conditions against the training kits' real hits; no held-out hit is used to fit it) and are "
+            f"then finished at the calibration's tail floor ({meta.get('tailFloorDb') or FINISH_FLOOR_DB:g} dB below the "
+            "peak), as Diffusion Drums plays them when the model ships one." if meta.get("calibration") else ""), ""]
 
     def table(key, title, note):
         rows = [(n, r[key]) for n, r in res.items() if key in r]
@@ -618,7 +623,8 @@ def main(argv=None):
             "sigmaMin": a.sigma_min if a.sigma_min is not None else p.sigma_min, "sigmaMax": p.sigma_max,
             "command": "python3 -m diffusion_drums.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
             "refStats": ref_stats, "trainStats": train_stats, "unseenKitAccuracy": unseen,
-            "calibration": calibration.get("fittedOn", True) if calibration else None}
+            "calibration": calibration.get("fittedOn", True) if calibration else None,
+            "tailFloorDb": float(calibration.get("tailFloorDb", FINISH_FLOOR_DB)) if calibration else None}
     os.makedirs(a.out, exist_ok=True)
     key = run_name(a.sampler, a.default_steps, a.guidance, a.sigma_min, 0.0, a.guidance_max_sigma, a.sigma_min)
     if a.default_autoguidance:

@@ -89,12 +89,14 @@ def parity_error(model, fixture_path: str) -> float:
     return float((y.flatten() - torch.tensor(fx["denoised"])).abs().max())
 
 
-def save_checkpoint(path: str, model: EDMDenoiser, p: Params, step: int, held_out):
-    """A checkpoint train.load_model reads: the recovered weights as both model and EMA (no optimiser state, so
-    train resumes from it with a fresh optimiser only after --init, not as a plain resume)."""
+def save_checkpoint(path: str, model: EDMDenoiser, p: Params, step: int, held_out, training_minutes: float = 0.0):
+    """A checkpoint train.load_model reads: the recovered weights as both model and EMA, with the step count and
+    training time the manifest states (evaluate reports them). No optimiser state: start further training from it
+    with train --init, not as a plain resume."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.save({"model": model.state_dict(), "ema": model.state_dict(), "step": step, "params": p.to_dict(),
-                "data": {"heldOutKits": list(held_out)}, "elapsed_s": 0.0, "recoveredFrom": "onnx"}, path)
+                "data": {"heldOutKits": list(held_out)}, "elapsed_s": 60.0 * float(training_minutes),
+                "recoveredFrom": "onnx"}, path)
 
 
 def main(argv=None):
@@ -108,13 +110,14 @@ def main(argv=None):
     p = Params.from_dict(hp)
     model = recover_weights(os.path.join(a.model_dir, man["model"]), p)
     held = man["training"].get("heldOutKits", [])
-    save_checkpoint(os.path.join(a.out, "sub", "last.pt"), model, p, int(man["training"].get("steps", 0)), held)
+    save_checkpoint(os.path.join(a.out, "sub", "last.pt"), model, p, int(man["training"].get("steps", 0)), held,
+                    man["training"].get("trainingMinutes", 0.0))
     checked = model
     if man.get("guide"):
         gp = Params.from_dict({**hp, "channels": man["training"]["guide"]["channels"]})
         guide = recover_weights(os.path.join(a.model_dir, man["guide"]["model"]), gp)
         save_checkpoint(os.path.join(a.out, "guide", "last.pt"), guide, gp, int(man["guide"].get("trainingSteps", 0)),
-                        held)
+                        held, man["training"].get("guide", {}).get("trainingMinutes", 0.0))
         checked = Autoguided(model, guide, man["guide"]["weight"], man["guide"]["minSigma"])  # as write_parity saw it
     fixture = os.path.join(a.model_dir, "parity.json")
     if os.path.exists(fixture):

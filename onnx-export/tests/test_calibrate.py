@@ -125,6 +125,21 @@ def test_as_played_calibrates_drum_hits_but_not_general_clips():
     assert rms_db(out[0]) - rms_db(plain) == pytest.approx(-20, abs=0.1)
 
 
+def test_as_played_ends_calibrated_hits_at_the_calibrations_tail_floor_and_others_at_the_default():
+    n = 22528
+    x = (0.5 * np.exp(-np.arange(n) / 2000.0) * np.sin(np.arange(n) * 0.3)).astype(np.float32)  # -8.7 dB per 1000
+    sounding = lambda y: int(np.flatnonzero(y)[-1]) + 1
+    cal = {**flat(lambda r, b: 0.0, classes=("kick",)), "tailFloorDb": -80.0}
+    assert K.finish_floor_db(cal, "kick") == -80.0
+    assert K.finish_floor_db(cal, "snare") == ev.FINISH_FLOOR_DB  # no table: not calibrated, the default floor
+    assert K.finish_floor_db(flat(lambda r, b: 0.0), "kick") == ev.FINISH_FLOOR_DB  # a file without the field
+    kick, snare = CLASSES.index("kick"), CLASSES.index("snare")
+    out = ev.as_played(np.stack([x, x]), np.array([kick, snare]), calibration=cal, velocity=np.array([0.5, 0.5]))
+    # a decay of 8.69 dB per 2000 samples reaches -50 dB near sample 11500 and -80 dB near 18400
+    assert sounding(out[1]) == sounding(ev.one_shot_finish(x)) < 12500
+    assert sounding(out[0]) == sounding(ev.one_shot_finish(K.apply(x, "kick", cal, 0.5), floor_db=-80.0)) > 18000
+
+
 def test_fit_gives_each_velocity_bin_its_own_table_and_apply_interpolates_between_nodes():
     # Soft generated hits 6 dB too loud, hard ones 6 dB too quiet: the soft node cuts 6 dB, the hard one boosts 6.
     real = np.stack([noise(4096, s) * 0.1 for s in range(16)])

@@ -41,10 +41,10 @@ def test_the_recovered_model_reproduces_the_parity_fixture_and_a_saved_checkpoin
     m, d = shipped
     back = recover_weights(str(d / "model.onnx"), Params(**TINY))
     assert parity_error(back, str(d / "parity.json")) < 1e-6
-    save_checkpoint(str(tmp_path / "sub" / "last.pt"), back, Params(**TINY), 7, ["kitA"])
+    save_checkpoint(str(tmp_path / "sub" / "last.pt"), back, Params(**TINY), 7, ["kitA"], training_minutes=1.5)
     loaded, p, ck = load_model(str(tmp_path / "sub" / "last.pt"))
     assert list(p.channels) == list(TINY["channels"])
-    assert ck["step"] == 7
+    assert ck["step"] == 7 and ck["elapsed_s"] == 90.0 and ck["data"]["heldOutKits"] == ["kitA"]
     assert parity_error(loaded, str(d / "parity.json")) < 1e-6
 
 

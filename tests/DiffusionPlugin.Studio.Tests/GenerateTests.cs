@@ -159,6 +159,29 @@ public sealed class GenerateTests : IDisposable
     }
 
     [Fact]
+    public void Calibrated_hits_end_at_the_calibrations_tail_floor_and_raw_ones_at_the_default()
+    {
+        // A 0 dB table for snares (the tone unchanged) whose file lets tails ring down to 70 dB under the peak.
+        var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
+            "{\"formatVersion\": 1, \"fftSize\": 256, \"hopSamples\": 64, \"bandEdges\": [0, 20, 129], \"velocityNodes\": [0.5], \"tailFloorDb\": -70, \"gainsDb\": {\"snare\": [[[0, 0]]]}}"),
+            "calibration.json");
+        float[] Hit(string cls, string dir, params string[] extra)
+        {
+            var backend = new FakeBackend { ManifestPath = h.ManifestPath, Denoiser = new FakeDenoiser { Calibration = calibration, ClipSamples = 8192 } };
+            Assert.Equal(0, StudioHarness.Run(backend, ["generate", "--class", cls, "--seed", "4", "--out", h.P(dir), .. extra]).ExitCode);
+            return StudioHarness.ReadWav(h.P(dir, cls, $"{cls}-4-0.wav")).channels[0];
+        }
+        static int Sounding(float[] x) => Array.FindLastIndex(x, v => v != 0f) + 1;
+
+        var raw = Hit("snare", "raw", "--no-calibration");
+        var calibrated = Hit("snare", "cal");
+        // The burst decays by 8.7 dB per 400 samples: 20 dB more floor is ~900 samples more sound.
+        Assert.InRange(Sounding(calibrated) - Sounding(raw), 600, 1200);
+        Assert.Equal(raw.AsSpan(0, Sounding(raw) - 200).ToArray(), calibrated.AsSpan(0, Sounding(raw) - 200).ToArray(), (a, b) => Math.Abs(a - b) < 1e-5f);
+        Assert.Equal(Hit("kick", "kick-raw", "--no-calibration"), Hit("kick", "kick-cal")); // no table: the default floor
+    }
+
+    [Fact]
     public void Global_model_and_device_options_choose_what_is_loaded()
     {
         var backend = h.NewBackend();

@@ -26,8 +26,10 @@ public sealed class SpectralCalibration
     private readonly float[] _binWeight;   // ... with w = _binWeight[k] (0 where the bin lies outside the band centres)
 
     private SpectralCalibration(int fftSize, int hopSamples, int bands, float[] velocityNodes,
-                                Dictionary<string, (float[] Db, int Rows)> tables, int[] binBand, float[] binWeight, string path)
+                                Dictionary<string, (float[] Db, int Rows)> tables, int[] binBand, float[] binWeight, string path,
+                                float tailFloorDb)
     {
+        TailFloorDb = tailFloorDb;
         FftSize = fftSize;
         HopSamples = hopSamples;
         Bands = bands;
@@ -53,6 +55,18 @@ public sealed class SpectralCalibration
 
     /// <summary>Bins of one STFT frame, 0 … FftSize/2.</summary>
     public int Bins => FftSize / 2 + 1;
+
+    /// <summary>
+    /// How far below its peak a calibrated hit's tail counts as finished (<see cref="Realtime.OneShotTail.Finish"/>'s
+    /// floor), in dB: the file's <c>tailFloorDb</c>, or <see cref="Realtime.OneShotTail.DefaultFloorDb"/> when it has
+    /// none. Why it belongs to the calibration: the default floor sits above the uncalibrated model's noise floor, which
+    /// the calibration takes down; a calibrated hit can then keep its decay as far down as real hits do, and a hit of a
+    /// class without a table (or of a model whose calibration failed to load) keeps the default.
+    /// </summary>
+    public float TailFloorDb { get; }
+
+    /// <summary>Lowest <see cref="TailFloorDb"/> a file may ask for.</summary>
+    public const float MinTailFloorDb = -120f;
 
     /// <summary>Reads and validates a calibration file. Throws <see cref="ModelLoadException"/> (one line: file and problem). Not the audio thread.</summary>
     public static SpectralCalibration Load(string path)
@@ -85,6 +99,13 @@ public sealed class SpectralCalibration
             for (int i = 1; i < edges.Length; i++)
                 if (edges[i] <= edges[i - 1]) Fail($"bandEdges must rise strictly (edge {i}: {edges[i]} after {edges[i - 1]})");
             int bands = edges.Length - 1;
+            float tailFloorDb = Realtime.OneShotTail.DefaultFloorDb;
+            if (root.TryGetProperty("tailFloorDb", out var floorJson))
+            {
+                if (floorJson.ValueKind != JsonValueKind.Number || !floorJson.TryGetDouble(out double floor) || !(floor >= MinTailFloorDb && floor <= 0))
+                    Fail($"tailFloorDb must be a number of dB in {MinTailFloorDb}..0");
+                tailFloorDb = (float)floorJson.GetDouble();
+            }
 
             if (!root.TryGetProperty("velocityNodes", out var nodesJson) || nodesJson.ValueKind != JsonValueKind.Array || nodesJson.GetArrayLength() == 0)
                 Fail("velocityNodes is missing");
@@ -137,7 +158,8 @@ public sealed class SpectralCalibration
                 else if (k >= Centre(bands - 1)) { binBand[k] = bands - 2; binWeight[k] = 1f; }
                 else { binBand[k] = j; binWeight[k] = (float)((k - Centre(j)) / (Centre(j + 1) - Centre(j))); }
             }
-            return new SpectralCalibration(fftSize, hop, bands, nodes.Select(v => (float)v).ToArray(), tables, binBand, binWeight, path);
+            return new SpectralCalibration(fftSize, hop, bands, nodes.Select(v => (float)v).ToArray(), tables, binBand, binWeight, path,
+                                           tailFloorDb);
         }
         catch (JsonException e)
         {
@@ -234,6 +256,16 @@ public sealed class SpectralCalibrationFilter
         _gainB = new float[calibration.Bins];
         _bandDb = new float[calibration.Bands];
     }
+
+    /// <summary>See <see cref="SpectralCalibration.TailFloorDb"/>.</summary>
+    public float TailFloorDb => _calibration.TailFloorDb;
+
+    /// <summary>
+    /// The floor (dB under the peak) at which <see cref="Realtime.OneShotTail.Finish"/> ends a hit of class
+    /// <paramref name="classId"/> that went through <see cref="Apply"/>: <see cref="TailFloorDb"/> for a class this
+    /// filter changes, <see cref="Realtime.OneShotTail.DefaultFloorDb"/> for one it passes unchanged. Any thread.
+    /// </summary>
+    public float FinishFloorDb(int classId) => Covers(classId) ? TailFloorDb : Realtime.OneShotTail.DefaultFloorDb;
 
     /// <summary>True when hits of class id <paramref name="classId"/> are changed by <see cref="Apply"/>.</summary>
     public bool Covers(int classId) => (uint)classId < (uint)_classNameOf.Length && _classNameOf[classId] != null;

@@ -955,9 +955,11 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         if (_toHost != null) _toHost.Apply(src, dst);
         else Resampler.Resample(src, _modelRateHz, dst, _rateHz);
         AudioMath.Sanitize(dst);
-        // A clean end: no click where the clip stops, no model noise floor 50 dB under the peak; voices then end (and
-        // slots return to the pool) where the sound does.
-        int end = OneShotTail.Finish(dst, _rateHz, maxPeak: OneShotTail.MaxPeak); // never louder than the loudest recorded layer
+        // A clean end: no click where the clip stops, no model noise floor under the decay (the calibration takes it
+        // down, so a calibrated hit keeps its decay further: its own floor); voices then end (and slots return to the
+        // pool) where the sound does.
+        float floorDb = _calibration?.FinishFloorDb(_batchConditioning[b].ClassId) ?? OneShotTail.DefaultFloorDb;
+        int end = OneShotTail.Finish(dst, _rateHz, floorDb, OneShotTail.MaxPeak); // never louder than the loudest recorded layer
         return Math.Max(1, end);
     }
 

@@ -97,9 +97,9 @@ public sealed class GenerateCommand(StudioContext context) : StudioCommand<Gener
                     seeds[b] = unchecked(seed + (ulong)jobs[start + b].index);
                 }
                 model.Operations.Generate(cond.AsSpan(0, n), seeds.AsSpan(0, n), length, options, output.AsSpan(0, n * length));
-                // One-shots end as Diffusion Drums plays them: calibrated, faded 50 dB under the peak, then exact silence.
-                for (int b = 0; b < n; b++) calibration?.Apply(output.AsSpan(b * length, length), cond[b].ClassId, cond[b].Velocity);
-                for (int b = 0; b < n; b++) OneShotTail.Finish(output.AsSpan(b * length, length), den.SampleRateHz, maxPeak: MaxPeakOption.Limit(s.MaxPeak));
+                // One-shots end as Diffusion Drums plays them: calibrated, faded at the calibration's tail floor under the
+                // peak (50 dB uncalibrated), then exact silence.
+                for (int b = 0; b < n; b++) CalibrationOption.CalibrateAndFinish(calibration, output.AsSpan(b * length, length), cond[b], den.SampleRateHz, MaxPeakOption.Limit(s.MaxPeak));
                 for (int b = 0; b < n; b++)
                 {
                     var (cls, index, path) = jobs[start + b];

@@ -112,8 +112,7 @@ public sealed class InterpolateCommand(StudioContext context) : StudioCommand<In
                 int n = Math.Min(chunk, s.Count - start);
                 model.Operations.Interpolate(cond, a, b, positions.AsSpan(start, n), length, options, output.AsSpan(0, n * length));
                 // Finished like generate's one-shots, so the end points are generate's files for seed a and seed b.
-                for (int k = 0; k < n; k++) calibration?.Apply(output.AsSpan(k * length, length), cls, cond.Velocity);
-                for (int k = 0; k < n; k++) OneShotTail.Finish(output.AsSpan(k * length, length), den.SampleRateHz, maxPeak: MaxPeakOption.Limit(s.MaxPeak));
+                for (int k = 0; k < n; k++) CalibrationOption.CalibrateAndFinish(calibration, output.AsSpan(k * length, length), cond, den.SampleRateHz, MaxPeakOption.Limit(s.MaxPeak));
                 for (int k = 0; k < n; k++)
                 {
                     int i = start + k;

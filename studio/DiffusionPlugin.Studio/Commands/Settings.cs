@@ -102,6 +102,18 @@ public static class CalibrationOption
 
     /// <summary>The reproduce line's entry: left out at the default (calibrated).</summary>
     public static (string, object?) ForCommandLine(bool off) => ("--no-calibration", off ? true : null);
+
+    /// <summary>
+    /// One generated one-shot as Diffusion Drums plays it: through <paramref name="calibration"/> (when there is one)
+    /// and then <see cref="OneShotTail.Finish"/> at the floor that goes with it (<see cref="SpectralCalibrationFilter.FinishFloorDb"/>).
+    /// </summary>
+    public static void CalibrateAndFinish(SpectralCalibrationFilter? calibration, Span<float> hit, DiffusionConditioning conditioning,
+                                          double sampleRateHz, float maxPeak)
+    {
+        calibration?.Apply(hit, conditioning.ClassId, conditioning.Velocity);
+        float floorDb = calibration?.FinishFloorDb(conditioning.ClassId) ?? OneShotTail.DefaultFloorDb;
+        OneShotTail.Finish(hit, sampleRateHz, floorDb, maxPeak);
+    }
 }
 
 /// <summary>Options of every command that runs reverse diffusion itself.</summary>

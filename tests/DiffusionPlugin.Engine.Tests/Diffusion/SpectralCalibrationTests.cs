@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using DiffusionPlugin.Engine.Diffusion;
+using DiffusionPlugin.Engine.Realtime;
 
 namespace DiffusionPlugin.Engine.Tests.Diffusion;
 
@@ -181,12 +182,28 @@ public class SpectralCalibrationTests
     [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"gainsDb\": {\"kick\": [[]]}}", "gainsDb.kick node 0 has no rows")]
     [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.2, 0.8], \"gainsDb\": {\"kick\": [[[1, 2]]]}}", "gainsDb.kick must hold one table per velocity node (2)")]
     [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.2, 0.8], \"gainsDb\": {\"kick\": [[[1, 2]], [[1, 2], [3, 4]]]}}", "gainsDb.kick node 1 has 2 rows, node 0 has 1")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"tailFloorDb\": 6}", "tailFloorDb must be a number of dB in -120..0")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"tailFloorDb\": -500}", "tailFloorDb must be a number of dB in -120..0")]
+    [InlineData("{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"tailFloorDb\": \"low\"}", "tailFloorDb must be a number of dB in -120..0")]
     public void A_damaged_calibration_is_refused_with_one_line_naming_the_problem(string json, string problem)
     {
         var e = Assert.Throws<ModelLoadException>(() => Parse(json));
         Assert.Contains(problem, e.Message);
         Assert.StartsWith("/tmp/calibration.json: ", e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Calibrated_classes_finish_at_the_files_tail_floor_and_others_at_the_default()
+    {
+        string json = Json(1024, 256, Edges1024, (_, _) => 0, 1);
+        var withFloor = Parse(json.Replace("\"formatVersion\":1,", "\"formatVersion\":1,\"tailFloorDb\":-70,")).CreateFilter(Classes);
+        Assert.Equal(-70f, withFloor.TailFloorDb);
+        Assert.Equal(-70f, withFloor.FinishFloorDb(0));                                  // kick: has a table
+        Assert.Equal(OneShotTail.DefaultFloorDb, withFloor.FinishFloorDb(1));   // snare: none
+        Assert.Equal(OneShotTail.DefaultFloorDb, withFloor.FinishFloorDb(7));   // not a class of the model
+        var without = Parse(json).CreateFilter(Classes);                                 // older files: no field
+        Assert.Equal(OneShotTail.DefaultFloorDb, without.FinishFloorDb(0));
     }
 
     [Fact]
@@ -230,5 +247,6 @@ public class SpectralCalibrationTests
         var calibration = Assert.IsType<SpectralCalibration>(denoiser.Calibration);
         foreach (var name in denoiser.ClassNames)
             Assert.Equal(name != "general", calibration.Covers(name));
+        Assert.True(calibration.TailFloorDb < OneShotTail.DefaultFloorDb); // calibrated hits keep more of their decay
     }
 }

@@ -116,6 +116,27 @@ public class DrumInstrumentTests
     }
 
     [Fact]
+    public void A_calibrated_hit_keeps_its_decay_down_to_the_calibrations_tail_floor()
+    {
+        // A 0 dB table (the sound unchanged) for snares whose file lets tails ring 90 dB under the peak.
+        var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
+            "{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"tailFloorDb\": -90, \"gainsDb\": {\"snare\": [[[0, 0]]]}}"),
+            "test-calibration.json");
+        float[] Play(SpectralCalibration? c, int note)
+        {
+            using var drums = Drums(new FakeDiffusionOperations(calibration: c));
+            drums.Humanize = 0f; // the generated anchor itself, a plain exponential decay
+            drums.Activate(Rate, 512, offline: true);
+            return Render(drums, [new Hit(0, note, 1f)], 36000, 512);
+        }
+        static int Sounding(float[] x) => Array.FindLastIndex(x, v => v != 0f) + 1;
+        int snareDefault = Sounding(Play(null, 38)), snareCalibrated = Sounding(Play(calibration, 38));
+        Assert.True(snareDefault > 0);
+        Assert.True(snareCalibrated > snareDefault + Rate / 100, $"{snareCalibrated} vs {snareDefault} samples");
+        Assert.Equal(Play(null, 36), Play(calibration, 36)); // kicks: no table, the default floor
+    }
+
+    [Fact]
     public void The_closed_and_pedal_hats_choke_the_open_hat()
     {
         const int chokeAt = 4800, fade = 480; // 10 ms at 48 kHz
