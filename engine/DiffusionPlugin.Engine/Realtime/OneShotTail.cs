@@ -11,9 +11,12 @@ namespace DiffusionPlugin.Engine.Realtime;
 public static class OneShotTail
 {
     /// <summary>
-    /// How far below the hit's peak sample its tail counts as finished, in dB. −50: under the model's noise floor
-    /// (see above) and still late for real hits: applied to the training kits' own hits, the energy it removes is a
-    /// median 38–70 dB below the hit's, per class (rims and hats lose the most), measured on onnx-export's data.
+    /// How far below the hit's peak sample its tail counts as finished, in dB, for a hit played as the model made it.
+    /// −50: under the uncalibrated model's noise floor (see above); applied to the training kits' own hits, the energy
+    /// it removes is a median 38–70 dB below the hit's, per class (rims and hats lose the most), measured on
+    /// onnx-export's data — not nothing: it moves their features too. A model's spectral calibration takes that
+    /// noise floor down and names a lower floor for the hits it calibrates
+    /// (<see cref="Diffusion.SpectralCalibration.TailFloorDb"/>; the shipped one −60).
     /// </summary>
     public const float DefaultFloorDb = -50f;
 
