@@ -87,6 +87,11 @@ public sealed class OnnxDenoiser : IDenoiser
         finally { OrtProcessExitGuard.Leave(); }
     }
 
+    /// <summary>The load itself, inside the process-exit guard.</summary>
+    /// <param name="manifest">The model (or, for the guide, the model's manifest pointed at the guide's file).</param>
+    /// <param name="options">Device and threads.</param>
+    /// <param name="path">The file named in errors.</param>
+    /// <param name="log">Where load decisions are logged.</param>
     /// <param name="deviceReason">For the guide: why its model runs where it does (the guide follows the model's device
     /// rather than probing CUDA a second time); null for the model itself.</param>
     private static OnnxDenoiser LoadInsideGuard(ModelManifest manifest, ExecutionOptions options, string path, Serilog.ILogger log,
