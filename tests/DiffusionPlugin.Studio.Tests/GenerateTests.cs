@@ -136,19 +136,25 @@ public sealed class GenerateTests : IDisposable
         Assert.DoesNotContain("--guidance-max-sigma", WavMetadata.ReadComment(h.P("c", "rim", "rim-1-0.wav")));
     }
 
+    /// <summary>A snare-only calibration with one row of two bands (<paramref name="extra"/>: more JSON fields).</summary>
+    private static SpectralCalibration SnareCalibration(double gainDb, string extra = "") =>
+        SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
+            "{\"formatVersion\": 1, \"fftSize\": 256, \"hopSamples\": 64, \"bandEdges\": [0, 20, 129], \"velocityNodes\": [0.5], " +
+            extra + $"\"gainsDb\": {{\"snare\": [[[{gainDb.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {gainDb.ToString(System.Globalization.CultureInfo.InvariantCulture)}]]]}}}}"), "calibration.json");
+
+    /// <summary>Runs generate for one hit of <paramref name="cls"/> (seed 4) with a fake model carrying <paramref name="denoiser"/>; returns its samples.</summary>
+    private float[] GenerateOne(FakeDenoiser denoiser, string cls, string dir, params string[] extra)
+    {
+        var backend = new FakeBackend { ManifestPath = h.ManifestPath, Denoiser = denoiser };
+        Assert.Equal(0, StudioHarness.Run(backend, ["generate", "--class", cls, "--seed", "4", "--out", h.P(dir), .. extra]).ExitCode);
+        return StudioHarness.ReadWav(h.P(dir, cls, $"{cls}-4-0.wav")).channels[0];
+    }
+
     [Fact]
     public void Hits_go_through_the_models_calibration_unless_no_calibration_is_asked_for()
     {
-        // The model's calibration takes snares down 12 dB and has no table for kicks.
-        var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
-            "{\"formatVersion\": 1, \"fftSize\": 256, \"hopSamples\": 64, \"bandEdges\": [0, 20, 129], \"velocityNodes\": [0.5], \"gainsDb\": {\"snare\": [[[-12, -12]]]}}"),
-            "calibration.json");
-        float[] Hit(string cls, string dir, params string[] extra)
-        {
-            var backend = new FakeBackend { ManifestPath = h.ManifestPath, Denoiser = new FakeDenoiser { Calibration = calibration } };
-            Assert.Equal(0, StudioHarness.Run(backend, ["generate", "--class", cls, "--seed", "4", "--out", h.P(dir), .. extra]).ExitCode);
-            return StudioHarness.ReadWav(h.P(dir, cls, $"{cls}-4-0.wav")).channels[0];
-        }
+        var calibration = SnareCalibration(-12); // snares down 12 dB, no table for kicks
+        float[] Hit(string cls, string dir, params string[] extra) => GenerateOne(new FakeDenoiser { Calibration = calibration }, cls, dir, extra);
         static double Rms(float[] x) => Math.Sqrt(x.Select(v => (double)v * v).Average());
 
         double snareDb = 20 * Math.Log10(Rms(Hit("snare", "cal")) / Rms(Hit("snare", "raw", "--no-calibration")));
@@ -162,15 +168,9 @@ public sealed class GenerateTests : IDisposable
     public void Calibrated_hits_end_at_the_calibrations_tail_floor_and_raw_ones_at_the_default()
     {
         // A 0 dB table for snares (the tone unchanged) whose file lets tails ring down to 70 dB under the peak.
-        var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
-            "{\"formatVersion\": 1, \"fftSize\": 256, \"hopSamples\": 64, \"bandEdges\": [0, 20, 129], \"velocityNodes\": [0.5], \"tailFloorDb\": -70, \"gainsDb\": {\"snare\": [[[0, 0]]]}}"),
-            "calibration.json");
-        float[] Hit(string cls, string dir, params string[] extra)
-        {
-            var backend = new FakeBackend { ManifestPath = h.ManifestPath, Denoiser = new FakeDenoiser { Calibration = calibration, ClipSamples = 8192 } };
-            Assert.Equal(0, StudioHarness.Run(backend, ["generate", "--class", cls, "--seed", "4", "--out", h.P(dir), .. extra]).ExitCode);
-            return StudioHarness.ReadWav(h.P(dir, cls, $"{cls}-4-0.wav")).channels[0];
-        }
+        var calibration = SnareCalibration(0, extra: "\"tailFloorDb\": -70, ");
+        float[] Hit(string cls, string dir, params string[] extra) =>
+            GenerateOne(new FakeDenoiser { Calibration = calibration, ClipSamples = 8192 }, cls, dir, extra);
         static int Sounding(float[] x) => Array.FindLastIndex(x, v => v != 0f) + 1;
 
         var raw = Hit("snare", "raw", "--no-calibration");

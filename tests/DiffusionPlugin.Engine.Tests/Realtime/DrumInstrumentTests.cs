@@ -96,20 +96,26 @@ public class DrumInstrumentTests
         Assert.Equal(new SamplingOptions { Steps = 9, Guidance = 3f, GuidanceMaxSigma = 1f }, ops.LastOptions);
     }
 
+    /// <summary>A snare-only calibration with one row of two bands at every frame (<paramref name="extra"/>: more JSON fields).</summary>
+    private static SpectralCalibration SnareCalibration(double gainDb, string extra = "") =>
+        SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
+            "{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], " +
+            extra + $"\"gainsDb\": {{\"snare\": [[[{gainDb.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {gainDb.ToString(System.Globalization.CultureInfo.InvariantCulture)}]]]}}}}"), "test-calibration.json");
+
+    /// <summary>One note at full velocity, rendered offline through a model with <paramref name="calibration"/>.</summary>
+    private static float[] PlayOneNote(SpectralCalibration? calibration, int note, float humanize, int frames)
+    {
+        using var drums = Drums(new FakeDiffusionOperations(calibration: calibration));
+        drums.Humanize = humanize;
+        drums.Activate(Rate, 512, offline: true);
+        return Render(drums, [new Hit(0, note, 1f)], frames, 512);
+    }
+
     [Fact]
     public void Hits_of_a_class_the_models_calibration_covers_play_through_it_and_others_do_not()
     {
-        // A calibration that takes snares down 12 dB everywhere and has no table for kicks.
-        var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
-            "{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"gainsDb\": {\"snare\": [[[-12, -12]]]}}"),
-            "test-calibration.json");
-        float[] Play(SpectralCalibration? c, int note)
-        {
-            using var drums = Drums(new FakeDiffusionOperations(calibration: c));
-            drums.Humanize = 0.5f;
-            drums.Activate(Rate, 512, offline: true);
-            return Render(drums, [new Hit(0, note, 1f)], 9600, 512);
-        }
+        var calibration = SnareCalibration(-12); // snares down 12 dB everywhere, no table for kicks
+        float[] Play(SpectralCalibration? c, int note) => PlayOneNote(c, note, humanize: 0.5f, frames: 9600);
         double snareDb = 20 * Math.Log10(Rms(Play(calibration, 38)) / Rms(Play(null, 38)));
         Assert.InRange(snareDb, -12.5, -11.5);
         Assert.Equal(Play(null, 36), Play(calibration, 36));
@@ -119,16 +125,9 @@ public class DrumInstrumentTests
     public void A_calibrated_hit_keeps_its_decay_down_to_the_calibrations_tail_floor()
     {
         // A 0 dB table (the sound unchanged) for snares whose file lets tails ring 90 dB under the peak.
-        var calibration = SpectralCalibration.Parse(System.Text.Encoding.UTF8.GetBytes(
-            "{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"tailFloorDb\": -90, \"gainsDb\": {\"snare\": [[[0, 0]]]}}"),
-            "test-calibration.json");
-        float[] Play(SpectralCalibration? c, int note)
-        {
-            using var drums = Drums(new FakeDiffusionOperations(calibration: c));
-            drums.Humanize = 0f; // the generated anchor itself, a plain exponential decay
-            drums.Activate(Rate, 512, offline: true);
-            return Render(drums, [new Hit(0, note, 1f)], 36000, 512);
-        }
+        var calibration = SnareCalibration(0, extra: "\"tailFloorDb\": -90, ");
+        // Humanize 0: the generated anchor itself, a plain exponential decay.
+        float[] Play(SpectralCalibration? c, int note) => PlayOneNote(c, note, humanize: 0f, frames: 36000);
         static int Sounding(float[] x) => Array.FindLastIndex(x, v => v != 0f) + 1;
         int snareDefault = Sounding(Play(null, 38)), snareCalibrated = Sounding(Play(calibration, 38));
         Assert.True(snareDefault > 0);
