@@ -456,7 +456,7 @@ def write_report(path, res, timing, meta, defaults_key):
          + (" Rows ending \"" + CALIBRATED.lstrip(", ") + "\" go through the model's spectral calibration first "
             "(`calibration.json`, `SpectralCalibrationFilter`: a per-class, per-frame EQ fitted on the model's hits for "
             "training-kit conditions against the training kits' real hits; no held-out hit is used to fit it) and are "
-            f"then finished at the calibration's tail floor ({meta.get('tailFloorDb') or FINISH_FLOOR_DB:g} dB below the "
+            f"then finished at the calibration's tail floor ({FINISH_FLOOR_DB if meta.get('tailFloorDb') is None else meta['tailFloorDb']:g} dB below the "
             "peak), as Diffusion Drums plays them when the model ships one." if meta.get("calibration") else ""), ""]
 
     def table(key, title, note):

@@ -69,7 +69,8 @@ def recover_weights(onnx_path: str, p: Params) -> EDMDenoiser:
                                 "the graph was exported from other hyperparameters or code")
         ids = mark.ravel()
         if ids.min() < 1 or ids.max() > total or not np.array_equal(ids, np.round(ids)):
-            raise RecoveryError(f"initializer {name} is computed from the weights, not a reshape of them")
+            raise RecoveryError(f"initializer {name} is not a reshape of the weights (computed from them, or a float "
+                                "constant of the graph): this export cannot be read back element by element")
         flat[ids.astype(np.int64) - 1] = shipped[name].ravel()
     lost = [k for k, s, n in zip(keys, starts, sizes) if np.isnan(flat[s:s + n]).any()]
     if lost:
