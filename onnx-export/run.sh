@@ -37,6 +37,6 @@ case "$cmd" in
                    --calibration checkpoints/calibration.json \
               && $PY -m diffusion_drums.evaluate --guide checkpoints/guide/last.pt --autoguidance 2@0.3+2 \
                    --default-autoguidance 2@0.3+2 --guidance 2 --guidance-max-sigma 0.3 --steps 4,6,8 --default-steps 6 \
-                   --sigma-min 0.01 --calibration ../models/drums/calibration.json ;;
+                   --sigma-min 0.01 --calibration ../models/drums/calibration.json --spread-seeds 0,1000,2000 ;;
   *)        sed -n '2,13p' "$0" ;;
 esac

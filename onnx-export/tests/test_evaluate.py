@@ -320,3 +320,69 @@ def test_unseen_kit_accuracy_is_perfect_when_every_kit_tells_classes_apart_the_s
                               for k in ("a", "b", "c")])
     u = ev.unseen_kit_accuracy(features(swapped), labels, kits, len(classes), classes)
     assert u["drums"] < 0.7
+
+
+class _ToneDenoiser(torch.nn.Module):
+    """D(x, sigma, class, velocity): a decaying tone per class (kick 80 Hz, snare 3 kHz, else 600 Hz) at the velocity,
+    plus 0.3 of the noisy input, so the last step keeps some of each seed's noise."""
+
+    def __init__(self, length):
+        super().__init__()
+        from diffusion_drums.params import Params
+        self.p = Params(clip_samples=length)
+
+    def forward(self, x, sigma, class_id, velocity):  # x: [B,1,L] -> [B,1,L]
+        t = torch.arange(x.shape[-1]) / SR
+        hz = torch.tensor([80.0, 3000.0, 600.0])[class_id.clamp(max=2)].view(-1, 1, 1)
+        tone = torch.sin(2 * np.pi * hz * t) * torch.exp(-t / 0.05) * velocity.view(-1, 1, 1)
+        return tone + 0.3 * x / (1 + sigma.view(-1, 1, 1))
+
+
+def _clip_set(tmp_path, length=4096):
+    """A cache of two kits (A trained on, B held out) with kicks, snares and general clips, as dataset.ClipSet reads."""
+    import json
+    from diffusion_drums.dataset import ClipSet
+    rng = np.random.default_rng(9)
+    audio, cls, kit = [], [], []
+    for k in ("A", "B"):
+        for c, hz, n in ((0, 80, 8), (1, 3000, 8), (ev.CLASSES.index("general"), 600, 3)):
+            audio.append(_tones(hz, n, rng, length)); cls += [c] * n; kit += [k] * n
+    audio = np.concatenate(audio)
+    np.savez(tmp_path / "cache.npz", audio=audio, class_id=np.array(cls, np.int64),
+             velocity=rng.uniform(0.3, 1.0, len(cls)).astype(np.float32), kit=np.array(kit), source=np.array(kit))
+    (tmp_path / "cache.json").write_text(json.dumps({"heldOutKits": ["B"]}))
+    return ClipSet(str(tmp_path / "cache.npz"))
+
+
+def test_the_seed_spread_regenerates_the_shipped_row_per_noise_seed_and_the_report_tables_it(tmp_path):
+    data = _clip_set(tmp_path)
+    model = _ToneDenoiser(4096)
+    spread = ev.seed_spread(model, data, [0, 7], "dpmpp_2m", 4, 1.0, 0.01, None, log=lambda s: None)
+    assert sorted(spread) == [0, 7]
+    again = ev.seed_spread(model, data, [7], "dpmpp_2m", 4, 1.0, 0.01, None, log=lambda s: None)
+    assert again[7] == spread[7]                                   # a seed is a fixed draw
+    assert spread[0]["frechet"] != spread[7]["frechet"]            # another seed is another draw
+    assert all(k["copies"] == 0 for k in spread.values())          # clean tones plus noise copy no training hit
+    assert all(0 < k["diversity"] for k in spread.values())
+    # the report's own seed reproduces the report's row (same items, same batches as run)
+    ref_a, ref_c, ref_v, _ = data.split(held=True)
+    tr_a, tr_c, _, _ = data.split(held=False)
+    gen = ev.CLASSES.index("general")
+    idx = np.repeat(np.arange(len(ref_a)), np.where(ref_c == gen, 1, 2))
+    audio = ev.generate_row(model, torch.tensor(ref_c[idx]), torch.tensor(ref_v[idx]), 4096, "dpmpp_2m", 4, 1.0, 0.01,
+                            0.0, None, None, 0)
+    row = evaluate_sets(tr_a, tr_c, ref_a, ref_c, {"model x": (ev.as_played(audio, ref_c[idx]), ref_c[idx])})["model x"]
+    assert row["kits"]["frechet"] == spread[0]["frechet"] and row["kits"]["accuracy"] == spread[0]["accuracy"]
+    # the report prints one line per seed under the bars, against the same floor
+    key = "model x"
+    sets = {"real held-out hits (the reference itself)": (ref_a, ref_c), "real training hits (floor)": (tr_a, tr_c),
+            "noise bursts (ceiling)": (noise_bursts(len(ref_a), 4096, np.random.default_rng(1)), ref_c),
+            key: (audio, ref_c[idx]), key + ev.AS_PLAYED: (ev.as_played(audio, ref_c[idx]), ref_c[idx])}
+    res = evaluate_sets(tr_a, tr_c, ref_a, ref_c, sets)
+    meta = {"heldOutKits": ["B"], "refCount": len(ref_a), "perItem": 2, "step": 1, "trainingMinutes": 0.0, "command": "x",
+            "unseenKitAccuracy": {"drums": 0.5}, "seed": 0}
+    ev.write_report(tmp_path / "EVALUATION.md", res, {}, meta, key, spread)
+    text = (tmp_path / "EVALUATION.md").read_text()
+    lines = [l for l in text.splitlines() if l.startswith("| 0 |") or l.startswith("| 7 |")]
+    assert len(lines) == 2 and all(l.endswith("of 4 |") for l in lines)
+    assert f"| 7 | {spread[7]['frechet']:.2f} | {spread[7]['accuracy']:.3f} |" in text
