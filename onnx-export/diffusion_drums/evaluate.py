@@ -369,6 +369,12 @@ def generate_row(model, cls_t, vel_t, length: int, sampler: str, steps: int, gui
                            for b in range(0, len(cls_t), 32)])
 
 
+def generated_items(ref_c: np.ndarray, per_item: int) -> np.ndarray:
+    """Indices into the reference [N] of the hits generated for it, in generation order: per_item per drum hit, one
+    per general clip (run and seed_spread use the same list, so a seed draws the same noise for an item in both)."""
+    return np.repeat(np.arange(len(ref_c)), np.where(ref_c == CLASSES.index("general"), 1, per_item))
+
+
 def seed_spread(model, data: ClipSet, seeds, sampler: str, steps: int, guidance: float, sigma_min, guidance_max_sigma,
                 autoguide=None, per_item: int = 2, calibration: dict = None, log=print) -> dict:
     """The shipped row's held-out-kit figures with its hits regenerated at other noise seeds: {seed: kits figures}.
@@ -380,7 +386,7 @@ def seed_spread(model, data: ClipSet, seeds, sampler: str, steps: int, guidance:
     general = CLASSES.index("general")
     drums = ref_c != general
     # The same items in the same batches as run() (general clips included), so the report's own seed gives its row.
-    idx = np.repeat(np.arange(len(ref_a)), np.where(drums, per_item, 1))
+    idx = generated_items(ref_c, per_item)
     keep = ref_c[idx] != general
     out = {}
     for s in seeds:
@@ -406,8 +412,7 @@ def run(model, data: ClipSet, steps_list, sampler, guidance, per_item: int = 2, 
     rng = np.random.default_rng(seed)
     tr_a, tr_c, _, _ = data.split(held=False)
     ref_a, ref_c, ref_v, ref_k = data.split(held=True)
-    gen = CLASSES.index("general")
-    gen_idx = np.repeat(np.arange(len(ref_a)), np.where(ref_c == gen, 1, per_item))  # general: 1 per reference
+    gen_idx = generated_items(ref_c, per_item)
     cls_t = torch.tensor(ref_c[gen_idx])
     vel_t = torch.tensor(ref_v[gen_idx])
     floor = match_training(tr_a, tr_c, ref_c, rng)
@@ -678,10 +683,13 @@ def main(argv=None):
             "tailFloorDb": float(calibration.get("tailFloorDb", FINISH_FLOOR_DB)) if calibration else None,
             "seed": a.seed}
     os.makedirs(a.out, exist_ok=True)
+    # The shipped row: its guidance, and its autoguidance (weight, min sigma) when it has one.
+    default_cfg, default_ag = a.guidance, None
     key = run_name(a.sampler, a.default_steps, a.guidance, a.sigma_min, 0.0, a.guidance_max_sigma, a.sigma_min)
     if a.default_autoguidance:
-        w, lo, cfg = parse_autoguidance(a.default_autoguidance)
-        key = run_name(a.sampler, a.default_steps, cfg, a.sigma_min, 0.0, a.guidance_max_sigma, a.sigma_min,
+        w, lo, default_cfg = parse_autoguidance(a.default_autoguidance)
+        default_ag = (w, lo)
+        key = run_name(a.sampler, a.default_steps, default_cfg, a.sigma_min, 0.0, a.guidance_max_sigma, a.sigma_min,
                        (w, lo, guide[1] if guide else None))
     if key in cands:  # one generated hit per class to listen to (16-bit WAV, ~45 kB each)
         import soundfile as sf
@@ -701,13 +709,9 @@ def main(argv=None):
                           os.path.join(ex_dir, "real-heldout.png"))
     spread = None
     if a.spread_seeds:
-        ag = None
-        cfg = a.guidance
-        if a.default_autoguidance and guide:
-            w, lo, cfg = parse_autoguidance(a.default_autoguidance)
-            ag = (guide[0], w, lo)
+        ag = (guide[0], *default_ag) if default_ag and guide else None
         spread = seed_spread(model, data, [int(x) for x in a.spread_seeds.split(",") if x], a.sampler, a.default_steps,
-                             cfg, a.sigma_min, a.guidance_max_sigma, ag, a.per_item, calibration)
+                             default_cfg, a.sigma_min, a.guidance_max_sigma, ag, a.per_item, calibration)
     write_report(os.path.join(a.out, "EVALUATION.md"), res, timing, meta, key, spread)
     with open(os.path.join(a.out, "evaluation.json"), "w") as f:
         json.dump({"results": res, "timingSeconds": timing, "meta": meta,

@@ -367,8 +367,8 @@ def test_the_seed_spread_regenerates_the_shipped_row_per_noise_seed_and_the_repo
     # the report's own seed reproduces the report's row (same items, same batches as run)
     ref_a, ref_c, ref_v, _ = data.split(held=True)
     tr_a, tr_c, _, _ = data.split(held=False)
-    gen = ev.CLASSES.index("general")
-    idx = np.repeat(np.arange(len(ref_a)), np.where(ref_c == gen, 1, 2))
+    idx = ev.generated_items(ref_c, 2)
+    assert len(idx) == 2 * int((ref_c != ev.CLASSES.index("general")).sum()) + int((ref_c == ev.CLASSES.index("general")).sum())
     audio = ev.generate_row(model, torch.tensor(ref_c[idx]), torch.tensor(ref_v[idx]), 4096, "dpmpp_2m", 4, 1.0, 0.01,
                             0.0, None, None, 0)
     row = evaluate_sets(tr_a, tr_c, ref_a, ref_c, {"model x": (ev.as_played(audio, ref_c[idx]), ref_c[idx])})["model x"]
