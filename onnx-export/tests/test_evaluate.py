@@ -1,5 +1,6 @@
 import numpy as np
 import torch
+import pytest
 
 from diffusion_drums import evaluate as ev
 from diffusion_drums.evaluate import (frechet_distance, frechet_mean_part, spread_ratio, max_xcorr,
@@ -357,10 +358,17 @@ def _clip_set(tmp_path, length=4096):
 def test_the_seed_spread_regenerates_the_shipped_row_per_noise_seed_and_the_report_tables_it(tmp_path):
     data = _clip_set(tmp_path)
     model = _ToneDenoiser(4096)
-    spread = ev.seed_spread(model, data, [0, 7], "dpmpp_2m", 4, 1.0, 0.01, None, log=lambda s: None)
+    both = ev.seed_spread(model, data, [0, 7], "dpmpp_2m", 4, 1.0, 0.01, None, log=lambda s: None)
+    spread = both["perSeed"]
     assert sorted(spread) == [0, 7]
     again = ev.seed_spread(model, data, [7], "dpmpp_2m", 4, 1.0, 0.01, None, log=lambda s: None)
-    assert again[7] == spread[7]                                   # a seed is a fixed draw
+    assert again["perSeed"][7] == spread[7]                        # a seed is a fixed draw
+    assert again["allSeeds"] is None                               # one seed has nothing to pool
+    # every seed's hits as one set: accuracy is the seeds' mean (equal counts), the other figures of their own
+    together = both["allSeeds"]
+    assert together["accuracy"] == pytest.approx((spread[0]["accuracy"] + spread[7]["accuracy"]) / 2)
+    assert together["frechet"] not in (spread[0]["frechet"], spread[7]["frechet"])
+    assert together["copies"] == spread[0]["copies"] + spread[7]["copies"]
     assert spread[0]["frechet"] != spread[7]["frechet"]            # another seed is another draw
     assert all(k["copies"] == 0 for k in spread.values())          # clean tones plus noise copy no training hit
     assert all(0 < k["diversity"] for k in spread.values())
@@ -381,8 +389,9 @@ def test_the_seed_spread_regenerates_the_shipped_row_per_noise_seed_and_the_repo
     res = evaluate_sets(tr_a, tr_c, ref_a, ref_c, sets)
     meta = {"heldOutKits": ["B"], "refCount": len(ref_a), "perItem": 2, "step": 1, "trainingMinutes": 0.0, "command": "x",
             "unseenKitAccuracy": {"drums": 0.5}, "seed": 0}
-    ev.write_report(tmp_path / "EVALUATION.md", res, {}, meta, key, spread)
+    ev.write_report(tmp_path / "EVALUATION.md", res, {}, meta, key, both)
     text = (tmp_path / "EVALUATION.md").read_text()
-    lines = [l for l in text.splitlines() if l.startswith("| 0 |") or l.startswith("| 7 |")]
-    assert len(lines) == 2 and all(l.endswith("of 4 |") for l in lines)
+    lines = [l for l in text.splitlines() if l.startswith("| 0 |") or l.startswith("| 7 |") or l.startswith("| all 2 seeds")]
+    assert len(lines) == 3 and all(l.endswith("of 4 |") for l in lines)
     assert f"| 7 | {spread[7]['frechet']:.2f} | {spread[7]['accuracy']:.3f} |" in text
+    assert f"| all 2 seeds as one set (4 hits per reference hit) | {together['frechet']:.2f} | {together['accuracy']:.3f} |" in text
