@@ -53,6 +53,9 @@ class Params:
     grad_clip: float = 1.0
     general_share: float = 0.15          # share of each batch drawn from the "general" class
     augment_pitch: float = 0.06          # +- resampling factor range
+    crop_samples: int = 0                # > 0: for the first crop_minutes of training time, train on each clip's first
+    crop_minutes: float = 0.0            # crop_samples only (onset kept at 0; a multiple of length_multiple). A half-length
+                                         # step costs a third of a full one on 2 CPU cores (train.crop_for)
     seed: int = 1234
 
     @property

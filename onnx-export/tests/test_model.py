@@ -95,6 +95,28 @@ def test_training_keeps_snapshots_at_its_time_marks_beside_the_last_checkpoint(t
     assert os.listdir(tmp_path / "no") == ["last.pt"]  # none unless asked for
 
 
+def test_a_crop_trains_on_each_clips_first_samples_only_during_its_minutes():
+    p = Params(**{**TINY, "crop_samples": 256, "crop_minutes": 2.0})  # length multiple 64 * 4 = 256
+    assert train.crop_for(p, 0.0, 1024) == 256 and train.crop_for(p, 119.9, 1024) == 256
+    assert train.crop_for(p, 120.0, 1024) == 1024                     # after its minutes: the whole clip
+    assert train.crop_for(Params(**TINY), 0.0, 1024) == 1024            # off by default
+    assert train.crop_for(Params(**{**TINY, "crop_samples": 4096, "crop_minutes": 1.0}), 0.0, 1024) == 1024
+    with pytest.raises(ValueError):                                      # a crop the U-Net cannot fold
+        train.crop_for(Params(**{**TINY, "crop_samples": 300, "crop_minutes": 1.0}), 0.0, 1024)
+
+
+def test_training_with_a_crop_feeds_the_loss_cropped_clips_and_records_the_crop(tmp_path, monkeypatch):
+    cache = str(tmp_path / "c.npz")
+    _tiny_cache(cache)
+    lengths, loss = [], train.edm_loss
+    monkeypatch.setattr(train, "edm_loss", lambda model, x0, *a: (lengths.append(x0.shape[-1]), loss(model, x0, *a))[1])
+    params = {**TINY, "channels": [16, 32, 32], "blocks": [1, 1, 1], "crop_samples": 256, "crop_minutes": 60.0}
+    train.main(["--cache", cache, "--ckpt-dir", str(tmp_path / "ck"), "--steps", "2", "--batch-size", "4",
+                "--params", json.dumps(params), "--device", "cpu", "--precision", "fp32"])
+    assert lengths == [256, 256]
+    assert torch.load(tmp_path / "ck" / "last.pt")["params"]["crop_samples"] == 256
+
+
 def test_a_nan_loss_stops_training_with_an_error(tmp_path):
     cache = str(tmp_path / "c.npz")
     _tiny_cache(cache, nan=True)
