@@ -7,6 +7,7 @@ import os
 import re
 import glob
 import json
+import math
 import shutil
 import subprocess
 import struct
@@ -17,7 +18,7 @@ from math import gcd
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+from scipy.signal import lfilter, resample_poly
 
 from .params import CLASSES, DRUM_CLASSES, Params
 
@@ -433,8 +434,23 @@ class ClipSet:
         return self.audio[m], self.class_id[m], self.velocity[m], self.kit[m]
 
 
+TILT_SPLIT_HZ = 1000.0
+
+
+def tilt(a: np.ndarray, log_gain: float, sample_rate_hz: int) -> np.ndarray:
+    """A clip [L] with its part above ~TILT_SPLIT_HZ scaled by exp(log_gain): a brighter or darker take of the same
+    drum (another head, mic or room), peak level unchanged so that velocity still says how loud it is. The split is
+    a one-pole low-pass, so the two parts add back to the clip exactly at log_gain 0."""
+    k = math.exp(-2 * math.pi * TILT_SPLIT_HZ / sample_rate_hz)
+    low = lfilter([1 - k], [1, -k], a).astype(np.float32)
+    out = low + math.exp(log_gain) * (a - low)
+    peak_in, peak_out = float(np.max(np.abs(a))), float(np.max(np.abs(out)))
+    return (out * (peak_in / peak_out) if peak_out > 0 else out).astype(np.float32)
+
+
 class BatchSampler:
-    """Class-balanced random batches with augmentation (gain<->velocity, pitch by resampling, polarity)."""
+    """Class-balanced random batches with augmentation (gain<->velocity, pitch by resampling, polarity; optional
+    spectral tilt and shortened decays, Params.augment_tilt / augment_decay)."""
 
     def __init__(self, audio, class_id, velocity, p: Params, seed: int = 0):
         self.audio, self.class_id, self.velocity, self.p = audio, class_id, velocity, p
@@ -467,7 +483,13 @@ class BatchSampler:
             if abs(f - 1) > 1e-3:  # resample by linear interpolation: pitch/length change of one drum
                 t = np.arange(L) * f
                 a = np.interp(t, np.arange(L), a, right=0.0).astype(np.float32)
-            if self.class_id[j] != CLASSES.index("general") and self.rng.random() < 0.5:
+            drum = self.class_id[j] != CLASSES.index("general")
+            if self.p.augment_tilt > 0:
+                a = tilt(a, self.rng.uniform(-1, 1) * math.log1p(self.p.augment_tilt), self.p.sample_rate_hz)
+            if self.p.augment_decay > 0 and drum and self.rng.random() < 0.5:
+                r = self.rng.uniform(0, self.p.augment_decay)  # nepers per second
+                a = a * np.exp(-r * np.arange(L, dtype=np.float32) / self.p.sample_rate_hz)
+            if drum and self.rng.random() < 0.5:
                 g = self.rng.uniform(0.35, 1.0)  # softer hit: quieter and lower velocity
                 a = a * g
                 vel[i] = vel[i] * g

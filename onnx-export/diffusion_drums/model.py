@@ -180,7 +180,7 @@ def per_sample_gains(g, patch: int):
     outputs. Written as each sample's weights for the previous, own and next frame, it is one small matrix product."""
     gp = torch.cat([g[..., :1], g, g[..., -1:]], dim=-1)  # [B,K,T+2]: edge frames repeated
     g3 = torch.stack([gp[..., :-2], gp[..., 1:-1], gp[..., 2:]], dim=-1)  # [B,K,T,3]: previous, own, next frame
-    pos = (torch.arange(patch, dtype=torch.float64) + 0.5) / patch - 0.5  # [patch]: offset from the own centre
+    pos = (torch.arange(patch, dtype=torch.float64, device=g.device) + 0.5) / patch - 0.5  # [patch]: offset from centre
     w_prev, w_next = (-pos).clamp(min=0), pos.clamp(min=0)
     w = torch.stack([w_prev, 1 - w_prev - w_next, w_next]).to(g.dtype)  # [3, patch]
     return torch.matmul(g3, w)  # [B,K,T,patch]

@@ -46,6 +46,8 @@ class Params:
     learning_rate: float = 4e-4
     warmup_steps: int = 200
     anneal_minutes: float = 0.0          # > 0: cosine learning-rate decay to lr_floor over this much training time
+    anneal_steps: int = 0                # > 0: the same decay over this many steps instead (overrides anneal_minutes):
+                                         # a run on other hardware (a GPU) that replays a CPU run's step budget
     lr_floor: float = 0.1                # final learning rate / learning_rate when annealing
     max_steps: int = 100000
     ema_decay: float = 0.999
@@ -53,6 +55,9 @@ class Params:
     grad_clip: float = 1.0
     general_share: float = 0.15          # share of each batch drawn from the "general" class
     augment_pitch: float = 0.06          # +- resampling factor range
+    augment_tilt: float = 0.0            # > 0: random spectral tilt, the high band (above ~1 kHz, one-pole split) scaled
+                                         # by a factor in [1/(1+t), 1+t] (dataset.tilt); peak level kept
+    augment_decay: float = 0.0           # > 0: half the drum items shortened by exp(-r t), r up to this many nepers/s
     crop_samples: int = 0                # > 0: for the first crop_minutes of training time, train on each clip's first
     crop_minutes: float = 0.0            # crop_samples only (onset kept at 0; a multiple of length_multiple). A half-length
                                          # step costs a third of a full one on 2 CPU cores (train.crop_for)

@@ -56,9 +56,10 @@ def crop_for(p: Params, trained_s: float, length: int) -> int:
 def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.Generator):
     """Weighted denoising loss (loss_weight). x0: [B,1,L]; sigma ~ logN(p_mean, p_std)."""
     b = x0.shape[0]
-    sigma = torch.exp(p.p_mean + p.p_std * torch.randn(b, generator=gen))  # [B]
-    noise = torch.randn(x0.shape, generator=gen)
-    drop = torch.rand(b, generator=gen) < p.cfg_dropout
+    # Drawn on the CPU generator whatever the device (the same stream as a CPU run), then moved beside x0.
+    sigma = torch.exp(p.p_mean + p.p_std * torch.randn(b, generator=gen)).to(x0.device)  # [B]
+    noise = torch.randn(x0.shape, generator=gen).to(x0.device)
+    drop = (torch.rand(b, generator=gen) < p.cfg_dropout).to(x0.device)
     cls = torch.where(drop, torch.full_like(class_id, NULL_CLASS_ID), class_id)  # CFG: null class
     d = model(x0 + sigma.view(-1, 1, 1) * noise, sigma, cls, velocity).float()  # [B,1,L]; f32 under autocast too
     w = loss_weight(model, sigma, p)  # [B]
@@ -112,10 +113,11 @@ def band_excess(d, x0, bank, shape: bool = False):
 
 def learning_rate(p: Params, step: int, trained_s: float) -> float:
     """Linear warm-up, then constant or (anneal_minutes > 0) a cosine decay to lr_floor over the training time.
-    Training here is budgeted in wall time, not steps, so the decay follows minutes trained (resumes included)."""
+    Training here is budgeted in wall time, not steps, so the decay follows minutes trained (resumes included);
+    anneal_steps > 0 makes it follow steps instead (replaying a step budget on faster hardware)."""
     lr = p.learning_rate * min(1.0, (step + 1) / p.warmup_steps)
-    if p.anneal_minutes > 0:
-        f = min(1.0, trained_s / (60 * p.anneal_minutes))
+    if p.anneal_steps > 0 or p.anneal_minutes > 0:
+        f = min(1.0, step / p.anneal_steps if p.anneal_steps > 0 else trained_s / (60 * p.anneal_minutes))
         lr *= p.lr_floor + (1 - p.lr_floor) * 0.5 * (1 + math.cos(math.pi * f))
     return lr
 
@@ -265,9 +267,10 @@ def main(argv=None):
         torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
         opt.step()
         decay = min(p.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
+        with torch.no_grad():  # one fused call per op, not two per tensor: launch-bound on a GPU
+            ema_params, model_params = list(ema.parameters()), [pm.detach() for pm in model.parameters()]
+            torch._foreach_mul_(ema_params, decay)
+            torch._foreach_add_(ema_params, model_params, alpha=1 - decay)
         step += 1
         run_avg = loss.item() if run_avg is None else 0.98 * run_avg + 0.02 * loss.item()
         if step % a.log_every == 0:

@@ -2,11 +2,12 @@ import os
 
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 
 from diffusion_drums.params import CLASSES, Params
 from diffusion_drums.dataset import (map_instrument, read_kit, to_clip, build_cache, ClipSet, BatchSampler,
-                                     write_midi, build_folder, find_duplicates)
+                                     write_midi, build_folder, find_duplicates, tilt)
 
 
 @pytest.mark.parametrize("name,cls", [
@@ -113,6 +114,39 @@ def test_batches_are_class_balanced_and_softer_hits_get_lower_velocity():
     assert 0.35 < (c == 1).mean() < 0.65
     peak = np.abs(x[:, :100]).max(1)
     assert np.allclose(peak / 0.5, v, atol=1e-5)
+
+
+def _band_energy(x, lo_hz, hi_hz, rate=44100):
+    f = np.fft.rfftfreq(len(x), 1 / rate)
+    return float((np.abs(np.fft.rfft(x)) ** 2)[(f >= lo_hz) & (f < hi_hz)].sum())
+
+
+def test_a_tilt_brightens_or_darkens_a_hit_keeps_its_peak_and_is_the_identity_at_zero():
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(4096) * np.exp(-np.arange(4096) / 800)).astype(np.float32)
+    assert np.allclose(tilt(x, 0.0, 44100), x, atol=1e-6)
+    bright, dark = tilt(x, np.log(2), 44100), tilt(x, -np.log(2), 44100)
+    ratio = lambda y: _band_energy(y, 5000, 22050) / _band_energy(y, 0, 300)
+    assert ratio(bright) > 2.5 * ratio(x) and ratio(dark) < ratio(x) / 2.5  # ~ x4 in power far above the split
+    for y in (bright, dark):
+        assert y.dtype == np.float32 and np.isclose(np.abs(y).max(), np.abs(x).max(), rtol=1e-5)
+
+
+def test_tilt_and_decay_augmentation_are_off_by_default_and_vary_the_takes_when_on():
+    rng = np.random.default_rng(4)
+    k = np.exp(-2 * np.pi * 1000 / 44100)  # noise with as much energy below the tilt's split as above it
+    audio = np.stack([scipy.signal.lfilter([1 - k], [1, -k], rng.standard_normal(1024)) for _ in range(8)])
+    audio = (0.3 * audio / np.abs(audio).max(1, keepdims=True)).astype(np.float32)
+    cls, vel = np.zeros(8, np.int64), np.ones(8, np.float32)
+    plain = dict(clip_samples=1024, augment_pitch=0.0)
+    x0, _, _ = BatchSampler(audio, cls, vel, Params(**plain), seed=5).batch(64)
+    xz, _, _ = BatchSampler(audio, cls, vel, Params(**plain, augment_tilt=0.0, augment_decay=0.0), seed=5).batch(64)
+    assert np.array_equal(x0, xz)                                       # off by default: the same batches
+    xt, _, _ = BatchSampler(audio, cls, vel, Params(**plain, augment_tilt=1.0, augment_decay=40.0), seed=5).batch(64)
+    hf = lambda x: np.mean(np.diff(x, axis=1) ** 2, axis=1) / np.mean(x ** 2, axis=1)  # [n]: a brightness measure
+    assert np.std(np.log(hf(xt))) > 2 * np.std(np.log(hf(x0)))          # takes vary in brightness
+    tail = lambda x: np.mean(x[:, 768:] ** 2, axis=1) / np.mean(x[:, :256] ** 2, axis=1)
+    assert np.min(tail(xt)) < 0.5 * np.min(tail(x0))                    # some takes decay faster
 
 
 def test_a_sound_another_kit_already_gave_is_kept_once_and_a_held_out_kit_keeps_its_copy():

@@ -117,6 +117,16 @@ def test_training_with_a_crop_feeds_the_loss_cropped_clips_and_records_the_crop(
     assert torch.load(tmp_path / "ck" / "last.pt")["params"]["crop_samples"] == 256
 
 
+def test_the_learning_rate_warms_up_then_decays_over_minutes_or_over_steps_when_given_steps():
+    p = Params(**{**TINY, "learning_rate": 1e-3, "warmup_steps": 10, "anneal_minutes": 10.0, "lr_floor": 0.1})
+    assert train.learning_rate(p, 0, 0.0) == pytest.approx(1e-4)          # warm-up
+    assert train.learning_rate(p, 500, 300.0) == pytest.approx(1e-3 * 0.55)  # half-way in time: cosine midpoint
+    assert train.learning_rate(p, 500, 600.0) == pytest.approx(1e-4)      # the floor at the end of the minutes
+    q = Params(**{**TINY, "learning_rate": 1e-3, "warmup_steps": 10, "anneal_minutes": 10.0, "anneal_steps": 1000})
+    assert train.learning_rate(q, 500, 0.0) == pytest.approx(1e-3 * 0.55)  # steps rule, whatever the time
+    assert train.learning_rate(q, 1000, 1.0) == pytest.approx(1e-4) == train.learning_rate(q, 2000, 1.0)
+
+
 def test_a_nan_loss_stops_training_with_an_error(tmp_path):
     cache = str(tmp_path / "c.npz")
     _tiny_cache(cache, nan=True)
