@@ -477,6 +477,7 @@ class BatchSampler:
         L = self.p.clip_samples
         x = np.zeros((n, L), np.float32)
         vel = self.velocity[idx].copy()
+        seconds = np.arange(L, dtype=np.float32) / self.p.sample_rate_hz if self.p.augment_decay > 0 else None  # [L]
         for i, j in enumerate(idx):
             a = self.audio[j]
             f = 1 + self.rng.uniform(-self.p.augment_pitch, self.p.augment_pitch)
@@ -488,7 +489,7 @@ class BatchSampler:
                 a = tilt(a, self.rng.uniform(-1, 1) * math.log1p(self.p.augment_tilt), self.p.sample_rate_hz)
             if self.p.augment_decay > 0 and drum and self.rng.random() < 0.5:
                 r = self.rng.uniform(0, self.p.augment_decay)  # nepers per second
-                a = a * np.exp(-r * np.arange(L, dtype=np.float32) / self.p.sample_rate_hz)
+                a = a * np.exp(-r * seconds)
             if drum and self.rng.random() < 0.5:
                 g = self.rng.uniform(0.35, 1.0)  # softer hit: quieter and lower velocity
                 a = a * g

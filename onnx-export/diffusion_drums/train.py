@@ -247,6 +247,7 @@ def main(argv=None):
     next_snap = (math.floor(elapsed0 / snap_s) + 1) * snap_s if snap_s > 0 else math.inf  # training time, earlier runs included
     budget = a.minutes * 60
     run_avg = None
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())  # the EMA update's operands, once
     while True:
         now = time.time() - t0
         if now >= budget or (a.steps is not None and step >= a.steps) or step >= p.max_steps:
@@ -268,7 +269,6 @@ def main(argv=None):
         opt.step()
         decay = min(p.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():  # one fused call per op, not two per tensor: launch-bound on a GPU
-            ema_params, model_params = list(ema.parameters()), [pm.detach() for pm in model.parameters()]
             torch._foreach_mul_(ema_params, decay)
             torch._foreach_add_(ema_params, model_params, alpha=1 - decay)
         step += 1
