@@ -24,6 +24,7 @@ class Params:
     resampling: str = "subpixel"         # patch in/out and level upsampling: "subpixel" (space<->depth + plain
                                          # convolutions, model.PatchIn/PatchOut) or "transpose" (strided and
                                          # transposed convolutions: models before 2026-12, slower to train on CPU)
+    dropout: float = 0.0                 # residual blocks' dropout while training (model.ResBlock); inference never drops
     num_classes: int = len(CLASSES) + 1  # + null class
     # EDM (Karras et al. 2022)
     sigma_data: float = 0.15

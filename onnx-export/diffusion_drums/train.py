@@ -260,9 +260,10 @@ def main(argv=None):
             g["lr"] = lr
         with autocast(dev, amp):
             loss = edm_loss(model, x0, torch.from_numpy(c).to(dev), torch.from_numpy(v).to(dev), p, gen)
-        if not torch.isfinite(loss):
+        loss_value = loss.item()  # the step's one wait for the device
+        if not math.isfinite(loss_value):
             save(os.path.join(a.ckpt_dir, "nan.pt"), model, ema, opt, step, p, data_meta, elapsed0 + now)
-            raise FloatingPointError(f"loss is {loss.item()} at step {step}: stopped (state in nan.pt)")
+            raise FloatingPointError(f"loss is {loss_value} at step {step}: stopped (state in nan.pt)")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
@@ -272,14 +273,14 @@ def main(argv=None):
             torch._foreach_mul_(ema_params, decay)
             torch._foreach_add_(ema_params, model_params, alpha=1 - decay)
         step += 1
-        run_avg = loss.item() if run_avg is None else 0.98 * run_avg + 0.02 * loss.item()
+        run_avg = loss_value if run_avg is None else 0.98 * run_avg + 0.02 * loss_value
         if step % a.log_every == 0:
             el = time.time() - t0
             rate = step_rate = (step - (ck["step"] if resume else 0)) / max(el, 1e-6)
             left = budget - el
             if a.steps is not None:
                 left = min(left, (a.steps - step) / max(step_rate, 1e-9))
-            print(f"step {step} loss {loss.item():.4f} avg {run_avg:.4f} lr {lr:.2e} "
+            print(f"step {step} loss {loss_value:.4f} avg {run_avg:.4f} lr {lr:.2e} "
                   f"{rate:.2f} steps/s elapsed {el / 60:.1f} min ETA {max(left, 0) / 60:.1f} min", flush=True)
         trained = elapsed0 + time.time() - t0
         if trained >= next_snap:

@@ -50,6 +50,25 @@ def test_class_and_velocity_change_the_output():
     assert (a - b).abs().max() > 1e-4 and (a - c).abs().max() > 1e-4
 
 
+def test_dropout_varies_the_output_while_training_and_is_gone_at_inference():
+    torch.manual_seed(0)
+    m = EDMDenoiser(Params(**TINY, dropout=0.5))
+    with torch.no_grad():  # a fresh block's second convolution is zero, which would hide what dropout does to its input
+        for name, w in m.named_parameters():
+            if "conv2" in name:
+                w.normal_(0, 0.1)
+    plain = EDMDenoiser(Params(**TINY))
+    plain.load_state_dict(m.state_dict())  # dropout holds no weights: the same checkpoint builds either model
+    x, sigma = torch.randn(2, 1, 1024), torch.full((2,), 0.5)
+    c, v = torch.tensor([1, 4]), torch.tensor([0.5, 0.9])
+    with torch.no_grad():
+        m.train()
+        assert not torch.allclose(m(x, sigma, c, v), m(x, sigma, c, v))
+        m.eval()
+        assert torch.equal(m(x, sigma, c, v), m(x, sigma, c, v))
+        assert torch.allclose(m(x, sigma, c, v), plain.eval()(x, sigma, c, v), atol=1e-6)
+
+
 def test_params_round_trip_through_a_dict():
     p = Params(**TINY)
     assert Params.from_dict(json.loads(json.dumps(p.to_dict()))) == p
