@@ -247,7 +247,7 @@ def main(argv=None):
     next_snap = (math.floor(elapsed0 / snap_s) + 1) * snap_s if snap_s > 0 else math.inf  # training time, earlier runs included
     budget = a.minutes * 60
     run_avg = None
-    ema_params, model_params = list(ema.parameters()), list(model.parameters())  # the EMA update's operands, once
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())  # operands of the clip and EMA, once
     while True:
         now = time.time() - t0
         if now >= budget or (a.steps is not None and step >= a.steps) or step >= p.max_steps:
@@ -266,7 +266,7 @@ def main(argv=None):
             raise FloatingPointError(f"loss is {loss_value} at step {step}: stopped (state in nan.pt)")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
+        torch.nn.utils.clip_grad_norm_(model_params, p.grad_clip)
         opt.step()
         decay = min(p.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():  # one fused call per op, not two per tensor: launch-bound on a GPU
