@@ -15,6 +15,9 @@ c_skip = sd^2/(sigma^2+sd^2), c_out = sigma*sd/sqrt(sigma^2+sd^2)).
 A fourth folder, analytic-gaussian-autoguided, pairs the model with a guide (guide.onnx: the same denoiser for mean
 GUIDE_MU) under a manifest "guide" block, so autoguidance's D = D_guide + w (D - D_guide) has a closed form too: above
 the guide's minSigma it is the denoiser for mean w*MU - (w-1)*GUIDE_MU.
+A fifth, analytic-gaussian-timbre, takes timbre descriptors (input descriptor [batch, 4]: brightness, noisiness,
+decay, given flag) and is the denoiser for mean MU + brightness, with a descriptorPrior for its class and the same
+guide (which, like a guide trained without descriptors, has no descriptor input).
 
 Run:  /usr/bin/python3 onnx-export/analytic/build_analytic_gaussian.py [models-test-dir]
 Default output: models/test/analytic-gaussian{,-eps,-v}/ (model.onnx + manifest.json each).
@@ -36,7 +39,7 @@ GUIDE_MU = -0.3
 GUIDE = {"model": "guide.onnx", "weight": 2.0, "minSigma": 1.0}
 
 
-def build_graph(mu: float, sigma_data: float, parameterization: str = "edm") -> onnx.ModelProto:
+def build_graph(mu: float, sigma_data: float, parameterization: str = "edm", timbre: bool = False) -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1, "length"])
     sigma = helper.make_tensor_value_info("sigma", TensorProto.FLOAT, ["batch"])
     class_id = helper.make_tensor_value_info("class_id", TensorProto.INT64, ["batch"])
@@ -54,7 +57,7 @@ def build_graph(mu: float, sigma_data: float, parameterization: str = "edm") -> 
         helper.make_node("Reshape", ["sigma", "shape_b11"], ["s"]),
         helper.make_node("Mul", ["s", "s"], ["s_sq"]),
         helper.make_node("Mul", ["x", "sigma_data_sq"], ["a"]),        # sigma_d^2 * x
-        helper.make_node("Mul", ["s_sq", "mu"], ["b"]),                # sigma^2 * mu
+        helper.make_node("Mul", ["s_sq", "mu_b" if timbre else "mu"], ["b"]),  # sigma^2 * mu
         helper.make_node("Add", ["a", "b"], ["num"]),
         helper.make_node("Add", ["s_sq", "sigma_data_sq"], ["den"]),   # sigma^2 + sigma_d^2
         helper.make_node("Div", ["num", "den"], ["d"]),
@@ -82,8 +85,15 @@ def build_graph(mu: float, sigma_data: float, parameterization: str = "edm") -> 
                   helper.make_node("Div", ["v_num", "c_out"], ["denoised"])]
     else:
         raise ValueError(parameterization)
-    graph = helper.make_graph(nodes, "analytic_gaussian_denoiser", [x, sigma, class_id, velocity], [denoised],
-                              initializer=inits)
+    inputs = [x, sigma, class_id, velocity]
+    if timbre:  # mu_b = mu + descriptor[b, 0] (brightness; 0 in a row that gives none)
+        inputs.append(helper.make_tensor_value_info("descriptor", TensorProto.FLOAT, ["batch", 4]))
+        inits += [numpy_helper.from_array(np.array([0], dtype=np.int64), "col0"),
+                  numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")]
+        nodes = [helper.make_node("Gather", ["descriptor", "col0"], ["bright"], axis=1),  # [batch, 1]
+                 helper.make_node("Reshape", ["bright", "shape_b11"], ["bright_b11"]),
+                 helper.make_node("Add", ["bright_b11", "mu"], ["mu_b"])] + nodes
+    graph = helper.make_graph(nodes, "analytic_gaussian_denoiser", inputs, [denoised], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="diffusionplugin-analytic")
     model.ir_version = 8  # readable by every ONNX Runtime since 1.11
@@ -124,6 +134,20 @@ def main() -> None:
         json.dump({**manifest(MU, SIGMA_DATA), "name": "analytic-gaussian-autoguided", "guide": GUIDE}, f, indent=2)
         f.write("\n")
     print(f"wrote {guided}/model.onnx, guide.onnx and manifest.json")
+    timbre = os.path.join(root, "analytic-gaussian-timbre")
+    os.makedirs(timbre, exist_ok=True)
+    onnx.save(build_graph(MU, SIGMA_DATA, timbre=True), os.path.join(timbre, "model.onnx"))
+    onnx.save(build_graph(GUIDE_MU, SIGMA_DATA), os.path.join(timbre, "guide.onnx"))
+    base = manifest(MU, SIGMA_DATA)
+    with open(os.path.join(timbre, "manifest.json"), "w") as f:
+        json.dump({**base, "name": "analytic-gaussian-timbre", "guide": GUIDE,
+                   "conditioning": {**base["conditioning"], "descriptors": ["brightness", "noisiness", "decay"]},
+                   "inputs": {**base["inputs"], "descriptor": "descriptor"},
+                   "descriptorPrior": {"gaussian": {"mean": [0.5, -1.0, 0.25], "slope": [0.2, 0.0, -0.1],
+                                                    "chol": [[0.1, 0.0, 0.0], [0.05, 0.2, 0.0], [0.0, 0.0, 0.3]]}}},
+                  f, indent=2)
+        f.write("\n")
+    print(f"wrote {timbre}/model.onnx, guide.onnx and manifest.json")
     for parameterization in ("edm", "eps", "v"):
         out_dir = os.path.join(root, "analytic-gaussian" + ("" if parameterization == "edm" else "-" + parameterization))
         os.makedirs(out_dir, exist_ok=True)

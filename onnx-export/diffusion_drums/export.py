@@ -24,18 +24,28 @@ from .sampling import Autoguided
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INPUT_NAMES = ["x", "sigma", "class_id", "velocity"]
+DESCRIPTOR_INPUT = "descriptor"  # [B, D+1] f32, only in a graph of a model with Params.descriptors
 OUTPUT_NAMES = ["denoised"]
 
 
+def input_names(p: Params):
+    return INPUT_NAMES + ([DESCRIPTOR_INPUT] if p.descriptors else [])
+
+
 def example_inputs(p: Params, batch: int = 2, length: int = None, seed: int = 0):
-    """Fixed inputs: x [B,1,L] f32, sigma [B] f32, class_id [B] i64, velocity [B] f32."""
+    """Fixed inputs: x [B,1,L] f32, sigma [B] f32, class_id [B] i64, velocity [B] f32; with descriptors also
+    descriptor [B, D+1] f32 (the first item's given, the second's not, and so on)."""
     g = torch.Generator().manual_seed(seed)
     length = length or p.length_multiple * 2
     sigma = torch.tensor([0.05, 1.5, 0.3, 8.0][:batch] + [1.0] * max(0, batch - 4), dtype=torch.float32)
     x = 0.1 * torch.randn(batch, 1, length, generator=g) + sigma.view(-1, 1, 1) * torch.randn(batch, 1, length, generator=g)
     class_id = torch.tensor([(1 + 4 * i) % (NULL_CLASS_ID + 1) for i in range(batch)], dtype=torch.int64)
     velocity = torch.linspace(0.9, 0.4, batch)
-    return x, sigma, class_id, velocity
+    if not p.descriptors:
+        return x, sigma, class_id, velocity
+    given = (torch.arange(batch) % 2 == 0).float()  # [B]
+    values = torch.randn(batch, p.descriptors, generator=g) * given[:, None]
+    return x, sigma, class_id, velocity, torch.cat([values, given[:, None]], 1)
 
 
 class Conv1dAs2d(nn.Module):
@@ -73,9 +83,11 @@ def export_onnx(model: EDMDenoiser, path: str, opset: int = 17):
     model's function with ONNX Runtime's fast CPU kernels in mind (for_onnx_runtime); the weights are the model's."""
     model = for_onnx_runtime(model)
     args = example_inputs(model.p, batch=2, length=model.p.length_multiple * 4)
-    torch.onnx.export(model, args, path, opset_version=opset, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+    torch.onnx.export(model, args, path, opset_version=opset, input_names=input_names(model.p),
+                      output_names=OUTPUT_NAMES,
                       dynamic_axes={"x": {0: "batch", 2: "length"}, "sigma": {0: "batch"}, "class_id": {0: "batch"},
-                                    "velocity": {0: "batch"}, "denoised": {0: "batch", 2: "length"}},
+                                    "velocity": {0: "batch"}, DESCRIPTOR_INPUT: {0: "batch"},
+                                    "denoised": {0: "batch", 2: "length"}},
                       do_constant_folding=True)
     m = onnx.load(path)
     d = m.graph.output[0].type.tensor_type.shape.dim[1]  # the tracer names the channel axis; it is always 1
@@ -89,7 +101,7 @@ def export_onnx(model: EDMDenoiser, path: str, opset: int = 17):
 def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model_file: str = "model.onnx",
              guide: dict = None, calibration_file: str = None) -> dict:
     kits = data_meta.get("kits", [])
-    from .dataset import DEBIAN_LICENCES
+    from .dataset import DEBIAN_LICENCES, DESCRIPTOR_NAMES
     lic = lambda k: DEBIAN_LICENCES.get(k["kit"], k["licence"]) if k["licence"].startswith("not stated") else k["licence"]
     data_txt = "; ".join(f"{k['kit']} ({lic(k)[:60]})" for k in kits) or "user data"
     return {
@@ -101,10 +113,13 @@ def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model
         "lengthMultiple": p.length_multiple,
         "classes": list(CLASSES),
         "nullClassId": NULL_CLASS_ID,
-        "conditioning": {"class": True, "velocity": True},
+        "conditioning": {"class": True, "velocity": True,
+                         **({"descriptors": list(DESCRIPTOR_NAMES[:p.descriptors])} if p.descriptors else {})},
         "parameterization": "edm",
         "sigmaData": p.sigma_data, "sigmaMin": p.sigma_min, "sigmaMax": p.sigma_max,
-        "inputs": {"x": "x", "sigma": "sigma", "classId": "class_id", "velocity": "velocity"},
+        "inputs": {"x": "x", "sigma": "sigma", "classId": "class_id", "velocity": "velocity",
+                   **({"descriptor": DESCRIPTOR_INPUT} if p.descriptors else {})},
+        **({"descriptorPrior": p.descriptor_prior} if p.descriptors else {}),
         "outputs": {"denoised": "denoised"},
         "defaults": defaults,
         "training": {"data": "Debian hydrogen-drumkits + hydrogen-data kits, fluid-soundfont-gm renders: " + data_txt,
@@ -119,13 +134,15 @@ def manifest(p: Params, data_meta: dict, train_info: dict, defaults: dict, model
 def write_parity(model, path: str):
     """Small fixture for the engine's ONNX Runtime parity test: inputs and PyTorch outputs (2 items). model: the
     EDMDenoiser, or an Autoguided pair (then the items' sigmas 0.05 and 1.5 test both sides of its minSigma)."""
-    x, sigma, class_id, velocity = example_inputs(model.p, batch=2, length=model.p.length_multiple * 2)
+    x, sigma, class_id, velocity, *descriptor = example_inputs(model.p, batch=2, length=model.p.length_multiple * 2)
     with torch.no_grad():
-        y = model(x, sigma, class_id, velocity)
+        y = model(x, sigma, class_id, velocity, *descriptor)
     fx = {"comment": "inputs and PyTorch outputs of model.onnx; ONNX Runtime must agree within 1e-4 (abs)",
           "batch": 2, "length": int(x.shape[-1]),
           "x": [round(float(v), 8) for v in x.flatten()], "sigma": sigma.tolist(), "class_id": class_id.tolist(),
-          "velocity": velocity.tolist(), "denoised": [round(float(v), 8) for v in y.flatten()],
+          "velocity": velocity.tolist(),
+          **({"descriptor": [round(float(v), 8) for v in descriptor[0].flatten()]} if descriptor else {}),
+          "denoised": [round(float(v), 8) for v in y.flatten()],
           "tolerance": 1e-4}
     with open(path, "w") as f:
         json.dump(fx, f)

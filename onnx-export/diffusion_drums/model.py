@@ -198,6 +198,12 @@ class PatchUNet(nn.Module):
         self.noise_ff = FourierFeatures(e, 1.0)
         self.vel_ff = FourierFeatures(e // 2, 2.0)
         self.class_emb = nn.Embedding(p.num_classes, e)
+        # Timbre descriptors (dataset.descriptors) and a flag that they are given, added to the class embedding: an
+        # all-zero row is "no descriptors". Zero-initialised, so weights from before it load and behave as they did.
+        self.desc_proj = nn.Linear(p.descriptors + 1, e) if p.descriptors > 0 else None
+        if self.desc_proj is not None:
+            nn.init.zeros_(self.desc_proj.weight)
+            nn.init.zeros_(self.desc_proj.bias)
         self.emb_mlp = nn.Sequential(nn.Linear(e + e // 2 + e, e * 2), nn.SiLU(), nn.Linear(e * 2, e))
         ch = p.channels
         subpixel = p.resampling == "subpixel"
@@ -229,8 +235,13 @@ class PatchUNet(nn.Module):
                           else nn.ConvTranspose1d(ch[0], 1, 2 * p.patch, stride=p.patch, padding=p.patch // 2))
         self.band_path = BandPath(ch[0], p) if p.band_filters > 0 else None
 
-    def forward(self, x, c_noise, class_id, velocity):  # x: [B,1,L], others [B] -> [B,1,L]
-        emb = torch.cat([self.noise_ff(c_noise), self.vel_ff(velocity), self.class_emb(class_id)], dim=1)
+    def forward(self, x, c_noise, class_id, velocity, descriptor=None):  # x: [B,1,L], others [B] -> [B,1,L]
+        cond = self.class_emb(class_id)  # [B, E]
+        if self.desc_proj is not None and descriptor is not None:  # descriptor: [B, D+1], last column the flag
+            cond = cond + self.desc_proj(descriptor.to(cond.dtype))
+        elif self.desc_proj is not None:
+            cond = cond + self.desc_proj.bias
+        emb = torch.cat([self.noise_ff(c_noise), self.vel_ff(velocity), cond], dim=1)
         emb = self.emb_mlp(emb)  # [B, E]
         h = self.patch_in(x)  # [B, ch0, L/patch]
         h = h + self.time_in(time_features(h.shape[-1], self.p.patch, self.p.sample_rate_hz, h))  # [1, ch0, T] broadcast
@@ -281,10 +292,11 @@ class EDMDenoiser(nn.Module):
         c_in = 1 / torch.sqrt(sigma ** 2 + sd ** 2)
         return c_skip, c_out, c_in
 
-    def forward(self, x, sigma, class_id, velocity):  # x: [B,1,L], sigma: [B] f32, class_id: [B] i64, velocity: [B]
+    def forward(self, x, sigma, class_id, velocity, descriptor=None):
+        # x: [B,1,L], sigma: [B] f32, class_id: [B] i64, velocity: [B]; descriptor: [B, D+1] or None (none given)
         c_skip, c_out, c_in = self.preconditioning(sigma.reshape(-1, 1, 1))
         c_noise = torch.log(sigma) / 4
-        return c_skip * x + c_out * self.net(c_in * x, c_noise, class_id, velocity)
+        return c_skip * x + c_out * self.net(c_in * x, c_noise, class_id, velocity, descriptor)
 
 
 def count_parameters(m: nn.Module) -> int:

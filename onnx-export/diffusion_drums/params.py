@@ -26,6 +26,12 @@ class Params:
                                          # transposed convolutions: models before 2026-12, slower to train on CPU)
     dropout: float = 0.0                 # residual blocks' dropout while training (model.ResBlock); inference never drops
     num_classes: int = len(CLASSES) + 1  # + null class
+    descriptors: int = 0                 # 3: also conditioned on the hit's timbre descriptors (dataset.descriptors:
+                                         # brightness, noisiness, decay), drawn at generation from descriptor_prior;
+                                         # 0 = none (every model before 2026-12-04)
+    descriptor_dropout: float = 0.2      # share of items trained without descriptors (besides every null-class item)
+    descriptor_prior: dict = field(default_factory=dict)  # class name -> {"mean", "slope", "chol"}: the descriptors
+                                         # of the class's training hits as mean + slope * velocity + chol @ N(0, I)
     # EDM (Karras et al. 2022)
     sigma_data: float = 0.15
     sigma_skip: float = 0.003            # skip-path scale: c_skip = s_skip^2/(sigma^2+s_skip^2), see model.py

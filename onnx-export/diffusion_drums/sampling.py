@@ -5,6 +5,8 @@ The C# engine implements the same algorithms; these are used by evaluate.py and 
 import math
 import torch
 
+from .params import CLASSES
+
 
 def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0):
     """Karras et al. 2022, eq. 5: n noise levels from sigma_max down to sigma_min, then a final 0. -> [n+1]"""
@@ -87,33 +89,57 @@ class Autoguided(torch.nn.Module):
         self.main, self.guide, self.weight, self.min_sigma = main, guide, float(weight), float(min_sigma)
         self.p = getattr(main, "p", None)  # Params, for generate()
 
-    def forward(self, x, sigma, class_id, velocity):  # x: [B,1,L], sigma: [B] -> [B,1,L]
-        d = self.main(x, sigma, class_id, velocity)
+    def forward(self, x, sigma, class_id, velocity, descriptor=None):  # x: [B,1,L], sigma: [B] -> [B,1,L]
+        more = () if descriptor is None else (descriptor,)  # a model without descriptors takes four inputs
+        d = self.main(x, sigma, class_id, velocity, *more)
         on = sigma > self.min_sigma  # [B]
         if self.weight == 1.0 or not bool(on.any()):
             return d
-        g = self.guide(x, sigma, class_id, velocity)
+        g = self.guide(x, sigma, class_id, velocity, *more)  # an EDMDenoiser without descriptors ignores them
         return torch.where(on.view(-1, 1, 1), g + self.weight * (d - g), d)
 
 
-def make_denoiser(model, class_id, velocity, guidance: float, null_class_id: int, guidance_max_sigma=None):
+def make_denoiser(model, class_id, velocity, guidance: float, null_class_id: int, guidance_max_sigma=None,
+                  descriptor=None):
     """D(x, sigma) for fixed conditioning; classifier-free guidance (Ho & Salimans 2022) when guidance != 1:
     D = D_uncond + g * (D_cond - D_uncond), both halves in one batched call. guidance_max_sigma: guidance only at
     sigma <= it, the conditional model alone above (Kynkaanniemi et al. 2024, "Applying Guidance in a Limited Interval
-    Improves Sample and Distribution Quality in Diffusion Models"); None = every sigma. The engine does the same."""
+    Improves Sample and Distribution Quality in Diffusion Models"); None = every sigma. The engine does the same.
+    descriptor: [B, D+1] or None; the unconditional half has none, as in training."""
     b = class_id.shape[0]
+    more = () if descriptor is None else (descriptor,)  # a model without descriptors takes four inputs
 
     @torch.no_grad()
     def denoise(x, sigma):  # x: [B,1,L], sigma: scalar tensor
         s = torch.full((b,), float(sigma))
         if guidance == 1.0 or (guidance_max_sigma is not None and float(sigma) > guidance_max_sigma):
-            return model(x, s, class_id, velocity)
+            return model(x, s, class_id, velocity, *more)
         null = torch.full_like(class_id, null_class_id)
-        out = model(torch.cat([x, x]), torch.cat([s, s]), torch.cat([class_id, null]), torch.cat([velocity, velocity]))
+        both = () if descriptor is None else (torch.cat([descriptor, torch.zeros_like(descriptor)]),)
+        out = model(torch.cat([x, x]), torch.cat([s, s]), torch.cat([class_id, null]), torch.cat([velocity, velocity]),
+                    *both)
         cond, uncond = out[:b], out[b:]
         return uncond + guidance * (cond - uncond)
 
     return denoise
+
+
+def draw_descriptors(prior: dict, class_id, velocity, gen: torch.Generator, classes=None):
+    """Timbre descriptors for each hit, drawn from its class's prior (Params.descriptor_prior: mean + slope * velocity
+    + chol @ z, z ~ N(0, I) from gen) -> [B, D+1] float32, the last column the "given" flag; a class without a prior
+    gets an all-zero row (no descriptors)."""
+    classes = classes or CLASSES
+    d = len(next(iter(prior.values()))["mean"]) if prior else 0
+    z = torch.randn(class_id.shape[0], d, generator=gen, dtype=torch.float64)  # [B, D]
+    out = torch.zeros(class_id.shape[0], d + 1, dtype=torch.float64)
+    for i, (c, v) in enumerate(zip(class_id.tolist(), velocity.tolist())):
+        pr = prior.get(classes[c]) if 0 <= c < len(classes) else None
+        if pr is None:
+            continue
+        out[i, :d] = (torch.tensor(pr["mean"], dtype=torch.float64) + v * torch.tensor(pr["slope"], dtype=torch.float64)
+                      + torch.tensor(pr["chol"], dtype=torch.float64) @ z[i])
+        out[i, d] = 1.0
+    return out.float()
 
 
 @torch.no_grad()
@@ -121,14 +147,16 @@ def generate(model, class_id, velocity, length: int, steps: int, sampler: str = 
              seed: int = 0, sigma_min=None, sigma_max=None, null_class_id: int = 11, eta: float = 0.0,
              guidance_max_sigma=None):
     """-> [B, length] generated clips for class_id [B] (int64) and velocity [B] (0..1). eta: ddim only;
-    guidance_max_sigma: see make_denoiser."""
+    guidance_max_sigma: see make_denoiser. A model with timbre descriptors (Params.descriptors) gets each hit's drawn
+    from its class's prior with the same generator, after the initial noise (draw_descriptors)."""
     p = model.p
     smin = p.sigma_min if sigma_min is None else sigma_min
     smax = p.sigma_max if sigma_max is None else sigma_max
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(class_id.shape[0], 1, length, generator=g) * smax
+    desc = draw_descriptors(p.descriptor_prior, class_id, velocity, g) if getattr(p, "descriptors", 0) else None
     sig = karras_sigmas(steps, smin, smax)
-    den = make_denoiser(model, class_id, velocity.float(), guidance, null_class_id, guidance_max_sigma)
+    den = make_denoiser(model, class_id, velocity.float(), guidance, null_class_id, guidance_max_sigma, desc)
     if sampler == "ddim":
         return sample_ddim(den, x, sig, eta, g)[:, 0]
     return SAMPLERS[sampler](den, x, sig)[:, 0]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .params import Params, NULL_CLASS_ID
-from .dataset import ClipSet, BatchSampler, build_cache, HYDROGEN_DIR
+from .dataset import ClipSet, BatchSampler, build_cache, HYDROGEN_DIR, descriptors, descriptor_prior
 from .model import EDMDenoiser, count_parameters, band_pass_bank
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,15 +53,20 @@ def crop_for(p: Params, trained_s: float, length: int) -> int:
     return min(length, p.crop_samples)
 
 
-def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.Generator):
-    """Weighted denoising loss (loss_weight). x0: [B,1,L]; sigma ~ logN(p_mean, p_std)."""
+def edm_loss(model: EDMDenoiser, x0, class_id, velocity, p: Params, gen: torch.Generator, descriptor=None):
+    """Weighted denoising loss (loss_weight). x0: [B,1,L]; sigma ~ logN(p_mean, p_std). descriptor: [B, D] timbre
+    descriptors of x0 (dataset.descriptors) or None; dropped with the class and on descriptor_dropout of the rest."""
     b = x0.shape[0]
     # Drawn on the CPU generator whatever the device (the same stream as a CPU run), then moved beside x0.
     sigma = torch.exp(p.p_mean + p.p_std * torch.randn(b, generator=gen)).to(x0.device)  # [B]
     noise = torch.randn(x0.shape, generator=gen).to(x0.device)
     drop = (torch.rand(b, generator=gen) < p.cfg_dropout).to(x0.device)
     cls = torch.where(drop, torch.full_like(class_id, NULL_CLASS_ID), class_id)  # CFG: null class
-    d = model(x0 + sigma.view(-1, 1, 1) * noise, sigma, cls, velocity).float()  # [B,1,L]; f32 under autocast too
+    more = ()  # a model without descriptors takes four inputs
+    if descriptor is not None:  # [B, D] -> [B, D+1]: zeros where dropped, else the values and a flag of 1
+        keep = ~drop & (torch.rand(b, generator=gen) >= p.descriptor_dropout).to(x0.device)  # [B]
+        more = (torch.cat([descriptor, torch.ones_like(descriptor[:, :1])], 1) * keep[:, None].to(descriptor.dtype),)
+    d = model(x0 + sigma.view(-1, 1, 1) * noise, sigma, cls, velocity, *more).float()  # [B,1,L]; f32 under autocast too
     w = loss_weight(model, sigma, p)  # [B]
     err = d - x0  # [B,1,L]
     per_item = (err ** 2).mean(dim=(1, 2))  # [B]
@@ -213,6 +218,8 @@ def main(argv=None):
     data = ClipSet(a.cache)
     audio, cls, vel, _ = data.split(held=False)
     print(f"train clips {len(audio)}, held-out {int(data.is_held.sum())} ({', '.join(data.meta['heldOutKits'])})")
+    if p.descriptors and not p.descriptor_prior:  # fitted once on the training clips, then kept in the checkpoint
+        p.descriptor_prior = descriptor_prior(descriptors(audio, p.sample_rate_hz), cls, vel)
     sampler = BatchSampler(audio, cls, vel, p, seed=p.seed)
     torch.manual_seed(p.seed)
     model = EDMDenoiser(p).to(dev)
@@ -255,11 +262,12 @@ def main(argv=None):
         x, c, v = sampler.batch(p.batch_size)  # [B,L], [B], [B]
         x = x[:, :crop_for(p, elapsed0 + now, x.shape[1])]  # [B,L'] early in training when p.crop_samples is set
         x0 = torch.from_numpy(x).unsqueeze(1).to(dev)
+        desc = torch.from_numpy(descriptors(x, p.sample_rate_hz)).to(dev) if p.descriptors else None  # [B, D]
         lr = learning_rate(p, step, elapsed0 + time.time() - t0)
         for g in opt.param_groups:
             g["lr"] = lr
         with autocast(dev, amp):
-            loss = edm_loss(model, x0, torch.from_numpy(c).to(dev), torch.from_numpy(v).to(dev), p, gen)
+            loss = edm_loss(model, x0, torch.from_numpy(c).to(dev), torch.from_numpy(v).to(dev), p, gen, desc)
         loss_value = loss.item()  # the step's one wait for the device
         if not math.isfinite(loss_value):
             save(os.path.join(a.ckpt_dir, "nan.pt"), model, ema, opt, step, p, data_meta, elapsed0 + now)

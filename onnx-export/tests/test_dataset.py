@@ -7,7 +7,7 @@ import soundfile as sf
 
 from diffusion_drums.params import CLASSES, Params
 from diffusion_drums.dataset import (map_instrument, read_kit, to_clip, build_cache, ClipSet, BatchSampler,
-                                     write_midi, build_folder, find_duplicates, tilt)
+                                     write_midi, build_folder, find_duplicates, tilt, descriptors, descriptor_prior)
 
 
 @pytest.mark.parametrize("name,cls", [
@@ -177,3 +177,37 @@ def test_the_cache_keeps_a_kit_that_repeats_another_kits_samples_only_for_what_i
     assert {k["kit"]: k["hits"] for k in meta["kits"]} == {"KitA": {"kick": 2, "hihat_closed": 1},
                                                            "KitCopy": {"hihat_closed": 1}}
     assert sum("KitCopy: " in d and "repeats KitA/" in d for d in meta["dropped"]) == 2
+
+
+def _decaying(kind: str, seconds: float, rng, length: int = 22528, sr: int = 44100):
+    t = np.arange(length) / sr
+    src = np.sin(2 * np.pi * 200 * t) if kind == "tone" else rng.standard_normal(length)
+    return (src * np.exp(-t * 6.9 / seconds)).astype(np.float32)  # -60 dB at `seconds`
+
+
+def test_descriptors_tell_noise_from_a_tone_bright_from_dark_and_long_from_short_whatever_the_level():
+    rng = np.random.default_rng(0)
+    tone, noise = _decaying("tone", 0.2, rng), _decaying("noise", 0.2, rng)
+    dark = scipy.signal.lfilter([0.05], [1, -0.95], noise).astype(np.float32)
+    long_noise = _decaying("noise", 0.4, rng)
+    d = descriptors(np.stack([tone, noise, dark, long_noise, -0.1 * noise]), 44100)  # [5, 3]
+    brightness, noisiness, decay = d.T
+    assert d.shape == (5, 3) and d.dtype == np.float32
+    assert noisiness[1] > noisiness[0] + 1 and brightness[1] > brightness[2] + 1 and brightness[1] > brightness[0]
+    # -30 dB of a 60-dB-per-0.2-s decay is 0.1 s, 0.2 s for the longer one: 0 and 0.5 (octaves above 0.1 s, / 2)
+    assert abs(decay[1]) < 0.05 and abs(decay[3] - 0.5) < 0.05
+    assert np.allclose(d[4], d[1], atol=1e-5)  # quieter and upside down: the same sound
+
+
+def test_the_descriptor_prior_recovers_a_classs_line_in_velocity_and_its_spread():
+    rng = np.random.default_rng(1)
+    n = 4000
+    vel = rng.uniform(0.1, 1.0, n).astype(np.float32)
+    chol = np.array([[0.5, 0, 0], [0.2, 0.3, 0], [0, -0.1, 0.4]])
+    desc = np.array([1.0, -0.5, 0.2]) + np.outer(vel, [0.8, 0.0, -0.3]) + rng.standard_normal((n, 3)) @ chol.T
+    cls = np.where(np.arange(n) < n - 3, CLASSES.index("snare"), CLASSES.index("rim"))  # 3 rims: too few to fit
+    prior = descriptor_prior(desc.astype(np.float32), cls, vel)
+    assert set(prior) == {"snare"}
+    sn = prior["snare"]
+    assert np.allclose(sn["mean"], [1.0, -0.5, 0.2], atol=0.05) and np.allclose(sn["slope"], [0.8, 0.0, -0.3], atol=0.08)
+    assert np.allclose(np.array(sn["chol"]) @ np.array(sn["chol"]).T, chol @ chol.T, atol=0.02)

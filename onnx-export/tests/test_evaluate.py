@@ -395,3 +395,46 @@ def test_the_seed_spread_regenerates_the_shipped_row_per_noise_seed_and_the_repo
     assert len(lines) == 3 and all(l.endswith("of 4 |") for l in lines)
     assert f"| 7 | {spread[7]['frechet']:.2f} | {spread[7]['accuracy']:.3f} |" in text
     assert f"| all 2 seeds as one set (4 hits per reference hit) | {together['frechet']:.2f} | {together['accuracy']:.3f} |" in text
+
+
+def test_descriptors_are_drawn_from_each_classs_prior_at_its_velocity_and_a_class_without_one_gets_none():
+    from diffusion_drums.sampling import draw_descriptors
+    chol = [[0.5, 0.0], [0.3, 0.2]]
+    prior = {"snare": {"mean": [1.0, -1.0], "slope": [2.0, 0.0], "chol": chol}}
+    n = 20000
+    cls = torch.tensor([1] * n + [0])  # snares, then one kick (no prior)
+    vel = torch.cat([torch.full((n,), 0.5), torch.ones(1)])
+    d = draw_descriptors(prior, cls, vel, torch.Generator().manual_seed(0)).double()  # [n+1, 3]
+    assert d.shape == (n + 1, 3)
+    assert torch.allclose(d[:n, :2].mean(0), torch.tensor([2.0, -1.0], dtype=torch.float64), atol=0.02)  # 1 + 2 * 0.5
+    c = torch.tensor(chol, dtype=torch.float64)
+    assert torch.allclose(torch.cov(d[:n, :2].T), c @ c.T, atol=0.01)
+    assert torch.equal(d[:n, 2], torch.ones(n, dtype=torch.float64)) and torch.equal(d[n], torch.zeros(3, dtype=torch.float64))
+    again = draw_descriptors(prior, cls, vel, torch.Generator().manual_seed(0))
+    assert torch.equal(again.double(), d)  # the seed decides them, as it decides the noise
+
+
+class _DescriptorEcho(torch.nn.Module):
+    """Returns each item's first descriptor (0 without one) everywhere; records what it was given."""
+
+    def __init__(self, prior):
+        super().__init__()
+        from diffusion_drums.params import Params
+        self.p, self.seen = Params(clip_samples=256, descriptors=2, descriptor_prior=prior), []
+
+    def forward(self, x, sigma, class_id, velocity, descriptor=None):
+        self.seen.append(None if descriptor is None else descriptor.clone())
+        first = torch.zeros(x.shape[0]) if descriptor is None else descriptor[:, 0]
+        return first.view(-1, 1, 1).expand_as(x).clone()
+
+
+def test_generation_gives_a_descriptor_model_its_drawn_descriptors_and_the_unconditional_half_none():
+    from diffusion_drums.sampling import generate
+    prior = {"kick": {"mean": [3.0, 0.0], "slope": [0.0, 0.0], "chol": [[1e-3, 0.0], [0.0, 1e-3]]}}
+    model = _DescriptorEcho(prior)
+    out = generate(model, torch.tensor([0, 0]), torch.ones(2), 256, steps=3, guidance=2.0, guidance_max_sigma=1.0)
+    assert all(s is not None for s in model.seen)
+    high, low = model.seen[0], model.seen[-1]  # sigma 10: conditional alone; sigma_min: both halves
+    assert high.shape == (2, 3) and torch.allclose(high[:, 0], torch.full((2,), 3.0), atol=0.01)
+    assert low.shape == (4, 3) and torch.equal(low[2:], torch.zeros(2, 3)) and torch.equal(low[:2], high)
+    assert torch.allclose(out, torch.full_like(out, 6.0), atol=0.03)  # 0 + 2 * (3 - 0) at the last step

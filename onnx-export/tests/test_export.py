@@ -128,3 +128,30 @@ def test_an_export_with_a_guide_writes_guide_onnx_and_a_parity_fixture_of_the_au
 
     export.main(["--checkpoint", str(tmp_path / "main.pt"), "--out", str(out)])
     assert not (out / "guide.onnx").exists() and "guide" not in json.loads((out / "manifest.json").read_text())
+
+
+def test_a_descriptor_model_exports_a_descriptor_input_its_prior_and_a_parity_fixture_that_uses_them(tmp_path):
+    torch.manual_seed(0)
+    prior = {"kick": {"mean": [-1.0, 0.0, 0.5], "slope": [0.2, 0.0, 0.0], "chol": [[0.3, 0, 0], [0, 0.3, 0], [0, 0, 0.3]]}}
+    m = EDMDenoiser(Params(**TINY, descriptors=3, descriptor_prior=prior)).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    path = str(tmp_path / "model.onnx")
+    g = export_onnx(m, path)
+    assert [i.name for i in g.graph.input] == ["x", "sigma", "class_id", "velocity", "descriptor"]
+    x, s, c, v, d = example_inputs(m.p, batch=3, length=512, seed=4)
+    assert d.shape == (3, 4) and d[:, 3].tolist() == [1.0, 0.0, 1.0] and not d[1].any()  # given, none, given
+    got = onnx_numpy.run(path, {"x": x.numpy(), "sigma": s.numpy(), "class_id": c.numpy(), "velocity": v.numpy(),
+                                "descriptor": d.numpy()})
+    with torch.no_grad():
+        want = m(x, s, c, v, d).numpy()
+        assert np.abs(want - m(x, s, c, v, d.flip(0)).numpy()).max() > 1e-4  # the graph's answer depends on them
+    assert np.abs(got["denoised"] - want).max() < 1e-4
+    man = json.loads(json.dumps(manifest(m.p, {"heldOutKits": [], "kits": []}, {}, DEFAULTS)))
+    assert man["inputs"]["descriptor"] == "descriptor" and man["descriptorPrior"] == prior
+    assert man["conditioning"]["descriptors"] == ["brightness", "noisiness", "decay"]
+    fx = write_parity(m, str(tmp_path / "parity.json"))
+    assert len(fx["descriptor"]) == 2 * 4 and fx["descriptor"][3] == 1.0 and fx["descriptor"][7] == 0.0
+    plain = manifest(Params(**TINY), {"heldOutKits": [], "kits": []}, {}, DEFAULTS)
+    assert "descriptor" not in plain["inputs"] and "descriptorPrior" not in plain and "descriptors" not in plain["conditioning"]

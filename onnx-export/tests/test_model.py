@@ -69,6 +69,62 @@ def test_dropout_varies_the_output_while_training_and_is_gone_at_inference():
         assert torch.allclose(m(x, sigma, c, v), plain.eval()(x, sigma, c, v), atol=1e-6)
 
 
+def test_a_descriptor_model_starts_as_the_plain_one_and_once_trained_its_descriptors_change_the_hit():
+    torch.manual_seed(0)
+    m = EDMDenoiser(Params(**TINY, descriptors=3)).eval()
+    with torch.no_grad():  # the zero-initialised output convs would hide the conditioning
+        for name, w in m.named_parameters():
+            if "desc_proj" not in name:
+                w.add_(0.05 * torch.randn_like(w))
+    plain = EDMDenoiser(Params(**TINY)).eval()
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if "desc_proj" not in k})
+    x, sigma = torch.randn(2, 1, 512), torch.ones(2)
+    c, v = torch.tensor([1, 4]), torch.tensor([0.5, 0.9])
+    given = torch.tensor([[1.0, -0.5, 0.3, 1.0], [-1.0, 0.2, 0.0, 1.0]])
+    with torch.no_grad():
+        assert torch.equal(m(x, sigma, c, v, given), plain(x, sigma, c, v))  # fresh: descriptors do nothing yet
+        m.net.desc_proj.weight.normal_(0, 0.5)
+        m.net.desc_proj.bias.normal_(0, 0.5)
+        assert (m(x, sigma, c, v, given) - m(x, sigma, c, v, given.flip(0))).abs().max() > 1e-4
+        # None means "no descriptors": the same as an all-zero row, the null input training drops to
+        assert torch.allclose(m(x, sigma, c, v), m(x, sigma, c, v, torch.zeros(2, 4)), atol=1e-6)
+        assert torch.equal(plain(x, sigma, c, v, given), plain(x, sigma, c, v))  # a plain model ignores them
+
+
+def test_training_with_descriptors_fits_their_prior_once_and_keeps_it_in_the_checkpoint(tmp_path):
+    cache = str(tmp_path / "c.npz")
+    _tiny_cache(cache)
+    args = ["--cache", cache, "--ckpt-dir", str(tmp_path / "ck"), "--steps", "2", "--batch-size", "4",
+            "--params", json.dumps({**TINY, "channels": list(TINY["channels"]), "blocks": list(TINY["blocks"]),
+                                    "descriptors": 3}), "--device", "cpu", "--precision", "fp32"]
+    train.main(args)
+    prior = torch.load(tmp_path / "ck" / "last.pt")["params"]["descriptor_prior"]
+    assert set(prior) == {"kick"}  # the only class with the four training clips a prior needs (snare, rim: 3)
+    assert len(prior["kick"]["mean"]) == 3 and len(prior["kick"]["chol"]) == 3
+    ck = torch.load(tmp_path / "ck" / "last.pt")
+    assert any("desc_proj" in k for k in ck["model"]) and ck["step"] == 2
+
+
+def test_training_drops_the_descriptors_with_the_class_and_on_their_own_share_of_the_rest():
+    class Recording(EDMDenoiser):
+        def forward(self, x, sigma, class_id, velocity, descriptor=None):
+            self.seen = (class_id.clone(), descriptor.clone())
+            return x * 0
+
+    p = Params(**TINY, descriptors=3, cfg_dropout=0.3, descriptor_dropout=0.5)
+    m = Recording(p)
+    n = 4000
+    given = torch.full((n, 3), 0.7)
+    train.edm_loss(m, torch.zeros(n, 1, 256), torch.zeros(n, dtype=torch.long), torch.ones(n), p,
+                   torch.Generator().manual_seed(0), given)
+    cls, desc = m.seen
+    null = cls == NULL_CLASS_ID
+    assert not desc[null].any()  # the unconditional branch never sees descriptors
+    kept = desc[:, 3] == 1
+    assert torch.equal(desc[kept, :3], given[kept]) and not desc[~kept].any()
+    assert abs(null.float().mean() - 0.3) < 0.03 and abs(kept[~null].float().mean() - 0.5) < 0.03
+
+
 def test_params_round_trip_through_a_dict():
     p = Params(**TINY)
     assert Params.from_dict(json.loads(json.dumps(p.to_dict()))) == p

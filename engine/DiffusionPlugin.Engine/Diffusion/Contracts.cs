@@ -1,14 +1,24 @@
 namespace DiffusionPlugin.Engine.Diffusion;
 
 /// <summary>
-/// What a denoiser is told besides the noisy audio: which class of sound and how hard it was played.
-/// <see cref="ClassId"/> = <see cref="Unconditional"/> asks for the unconditional branch (classifier-free guidance).
+/// What a denoiser is told besides the noisy audio: which class of sound, how hard it was played and, for a model
+/// trained with them, what it should sound like (<see cref="Timbre"/>; null = not said, the model chooses).
+/// <see cref="ClassId"/> = <see cref="Unconditional"/> asks for the unconditional branch (classifier-free guidance),
+/// which never sees a timbre (as in training, where the descriptors were dropped with the class).
 /// </summary>
-public readonly record struct DiffusionConditioning(int ClassId, float Velocity)
+public readonly record struct DiffusionConditioning(int ClassId, float Velocity, TimbreDescriptors? Timbre = null)
 {
     /// <summary>The class id that means "no class" (the CFG null token).</summary>
     public const int Unconditional = -1;
 }
+
+/// <summary>
+/// A hit's timbre as a model with timbre conditioning takes it (onnx-export <c>dataset.descriptors</c>): brightness
+/// (octaves of the spectral centroid above 1 kHz, / 2), noisiness (log spectral flatness / 4 + 1) and decay (octaves of
+/// the time within 30 dB of the peak, above 0.1 s, / 2). Each class's usual values come with the model
+/// (<see cref="TimbrePrior"/>).
+/// </summary>
+public readonly record struct TimbreDescriptors(float Brightness, float Noisiness, float Decay);
 
 /// <summary>
 /// A denoiser D(x, σ, c) in the EDM / k-diffusion sense: given audio x = x0 + σ·n it returns an estimate of x0.
@@ -49,6 +59,9 @@ public interface IDenoiser : IDisposable
 
     /// <summary>The model's spectral calibration for finished drum hits (its manifest's <c>calibration</c>); null when it has none. Any thread.</summary>
     SpectralCalibration? Calibration => null;
+
+    /// <summary>Each class's timbres, for a model conditioned on them (its manifest's <c>descriptorPrior</c>); null otherwise. Any thread.</summary>
+    TimbrePrior? TimbrePrior => null;
 }
 
 /// <summary>Which ONNX Runtime execution provider to ask for.</summary>

@@ -47,6 +47,20 @@ public sealed class DiffusionOperations : IDiffusionOperations
     {
         int batch = seeds.Length;
         CheckBatch(conditioning.Length, batch, length, output.Length);
+        if (Denoiser.TimbrePrior is { } prior)
+        {
+            // A model with timbre conditioning is told a timbre for every fresh hit that comes without one: drawn from
+            // its class's prior with the hit's own seed, so the seed still decides the whole hit (onnx-export's
+            // sampling.generate draws them the same way).
+            var drawn = Buffer(ref _conditioning, batch);
+            for (int b = 0; b < batch; b++)
+            {
+                var c = conditioning[b];
+                drawn[b] = c.Timbre is null && c.ClassId != DiffusionConditioning.Unconditional
+                    ? c with { Timbre = prior.Draw(c.ClassId, c.Velocity, seeds[b]) } : c;
+            }
+            conditioning = drawn;
+        }
         var sampler = Begin(conditioning, length, options);
         var sigmas = Schedule(options.Schedule, options.Steps, Denoiser.SigmaMax);
         var x = Buffer(ref _x, batch * length);

@@ -32,7 +32,11 @@ public interface IDiffusionOperations : IDisposable
     /// <summary>The denoiser every operation runs.</summary>
     IDenoiser Denoiser { get; }
 
-    /// <summary>Fresh hits from noise: one per conditioning/seed pair, each <paramref name="length"/> samples.</summary>
+    /// <summary>
+    /// Fresh hits from noise: one per conditioning/seed pair, each <paramref name="length"/> samples. With a model that
+    /// takes timbre descriptors, an item without a <see cref="DiffusionConditioning.Timbre"/> gets one drawn from its
+    /// class's <see cref="TimbrePrior"/> with its seed.
+    /// </summary>
     void Generate(ReadOnlySpan<DiffusionConditioning> conditioning, ReadOnlySpan<ulong> seeds, int length,
                   SamplingOptions options, Span<float> output);
 

@@ -39,6 +39,8 @@ public sealed record ModelManifest
     public ManifestGuide? Guide { get; init; }
     /// <summary>Optional spectral calibration file (<see cref="SpectralCalibration"/>), relative to the manifest's folder.</summary>
     public string? Calibration { get; init; }
+    /// <summary>With timbre conditioning (<see cref="ManifestConditioning.Descriptors"/>): each class's timbres (<see cref="TimbrePrior"/>).</summary>
+    public Dictionary<string, ManifestTimbrePrior>? DescriptorPrior { get; init; }
 
     /// <summary>Folder the manifest was read from (not part of the JSON).</summary>
     [JsonIgnore] public string Directory { get; init; } = "";
@@ -153,6 +155,19 @@ public sealed record ModelManifest
         if (string.IsNullOrWhiteSpace(Outputs?.Denoised)) Fail("manifest outputs must name 'denoised'");
         if (Conditioning.Class && string.IsNullOrWhiteSpace(Inputs!.ClassId)) Fail("conditioning.class is true but inputs.classId is not named");
         if (Conditioning.Velocity && string.IsNullOrWhiteSpace(Inputs!.Velocity)) Fail("conditioning.velocity is true but inputs.velocity is not named");
+        if (Conditioning.Descriptors is { Length: > 0 } names)
+        {
+            if (!names.SequenceEqual(TimbrePrior.Names))
+                Fail($"conditioning.descriptors [{string.Join(", ", names)}] is not [{string.Join(", ", TimbrePrior.Names)}], the descriptors this engine knows");
+            if (string.IsNullOrWhiteSpace(Inputs!.Descriptor)) Fail("conditioning.descriptors is set but inputs.descriptor is not named");
+            if (DescriptorPrior is not { Count: > 0 }) Fail("conditioning.descriptors is set but descriptorPrior is missing");
+            foreach (var (name, entry) in DescriptorPrior!)
+            {
+                if (!Classes!.Contains(name)) Fail($"descriptorPrior names '{name}', which is not one of the classes");
+                string problem = entry?.Problem() ?? "is null";
+                if (problem.Length > 0) Fail($"descriptorPrior '{name}': {problem}");
+            }
+        }
         if (Guide is { } guide)
         {
             if (string.IsNullOrWhiteSpace(guide.Model)) Fail("guide.model (the guide's ONNX file) is missing");
@@ -175,6 +190,27 @@ public sealed record ManifestConditioning
 {
     public bool Class { get; init; }
     public bool Velocity { get; init; }
+    /// <summary>Timbre descriptors the graph takes (<see cref="TimbrePrior.Names"/>, in that order); null or empty = none.</summary>
+    public string[]? Descriptors { get; init; }
+}
+
+/// <summary>One class's timbres in a manifest's <c>descriptorPrior</c>: mean + slope·velocity + chol·z, z ~ N(0, I).</summary>
+public sealed record ManifestTimbrePrior
+{
+    public float[]? Mean { get; init; }
+    public float[]? Slope { get; init; }
+    /// <summary>Lower-triangular Cholesky factor, <see cref="TimbrePrior.Count"/> rows of as many values.</summary>
+    public float[][]? Chol { get; init; }
+
+    /// <summary>What is wrong with this entry (one phrase), or "" when it is usable.</summary>
+    internal string Problem()
+    {
+        static bool Finite(float[]? a) => a is { Length: TimbrePrior.Count } && a.All(float.IsFinite);
+        if (!Finite(Mean)) return $"mean must be {TimbrePrior.Count} finite numbers";
+        if (!Finite(Slope)) return $"slope must be {TimbrePrior.Count} finite numbers";
+        if (Chol is not { Length: TimbrePrior.Count } || !Chol.All(Finite)) return $"chol must be {TimbrePrior.Count} rows of {TimbrePrior.Count} finite numbers";
+        return "";
+    }
 }
 
 /// <summary>Graph input names.</summary>
@@ -184,6 +220,8 @@ public sealed record ManifestInputs
     public string Sigma { get; init; } = "sigma";
     public string? ClassId { get; init; } = "class_id";
     public string? Velocity { get; init; } = "velocity";
+    /// <summary>The [batch, descriptors + 1] timbre input of a graph with timbre conditioning (last column: given or not).</summary>
+    public string? Descriptor { get; init; }
 }
 
 /// <summary>Graph output names.</summary>

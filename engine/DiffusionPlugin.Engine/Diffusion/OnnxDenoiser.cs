@@ -23,13 +23,13 @@ public sealed class OnnxDenoiser : IDenoiser
     private readonly RunOptions _runOptions = new();
     private readonly Dictionary<(int Batch, int Length), ShapeBinding> _bindings = new();
     private readonly string[] _classNames;
-    private readonly bool _bindClass, _bindVelocity;
+    private readonly bool _bindClass, _bindVelocity, _bindDescriptor;
     private OnnxDenoiser? _guide;
     private float[] _guideOut = [];
     private bool _disposed;
 
     private OnnxDenoiser(ModelManifest manifest, InferenceSession session, ExecutionDevice device, string deviceReason,
-                         int intraOpThreads, bool bindClass, bool bindVelocity)
+                         int intraOpThreads, bool bindClass, bool bindVelocity, bool bindDescriptor)
     {
         Manifest = manifest;
         _session = session;
@@ -38,7 +38,9 @@ public sealed class OnnxDenoiser : IDenoiser
         IntraOpThreads = intraOpThreads;
         _bindClass = bindClass;
         _bindVelocity = bindVelocity;
+        _bindDescriptor = bindDescriptor;
         _classNames = manifest.Classes;
+        if (bindDescriptor && manifest.DescriptorPrior is { Count: > 0 } prior) TimbrePrior = new TimbrePrior(prior, manifest.Classes);
     }
 
     /// <summary>The manifest this denoiser was loaded from.</summary>
@@ -68,6 +70,8 @@ public sealed class OnnxDenoiser : IDenoiser
     public SpectralCalibration? Calibration { get; private set; }
     /// <summary>Why the manifest's calibration could not be used (one line), or null.</summary>
     public string? CalibrationProblem { get; private set; }
+    /// <summary>Each class's timbres when the graph takes timbre descriptors (manifest <c>descriptorPrior</c>), else null. Any thread.</summary>
+    public TimbrePrior? TimbrePrior { get; }
 
     /// <summary>
     /// Loads the graph named by <paramref name="manifest"/>, picks the execution provider, checks the graph's inputs and
@@ -110,17 +114,19 @@ public sealed class OnnxDenoiser : IDenoiser
         OnnxDenoiser? denoiser = null;
         try
         {
-            var (bindClass, bindVelocity) = CheckGraph(session, manifest, path);
-            denoiser = new OnnxDenoiser(manifest, session, device, reason, threads, bindClass, bindVelocity);
+            var (bindClass, bindVelocity, bindDescriptor) = CheckGraph(session, manifest, path);
+            denoiser = new OnnxDenoiser(manifest, session, device, reason, threads, bindClass, bindVelocity, bindDescriptor);
             if (manifest.Guide is { } g && g.Weight != 1f)
             {
                 var guidePath = manifest.GuideModelPath!;
                 if (!File.Exists(guidePath)) throw new ModelLoadException(guidePath, $"guide ONNX file not found (named by {manifest.ManifestPath})");
-                // The guide follows the same contract: the same manifest with its own file, and no guide or calibration of its own.
+                // The guide follows the same contract: the same manifest with its own file, and no guide or calibration of its own;
+                // it may lack the timbre input (a guide trained without descriptors ignores them, as in onnx-export).
                 // A model that fell back to the CPU takes its guide with it: probing CUDA again would only log the same
                 // reason twice. On CUDA the guide asks as the model did, so it can still fall back on its own under Auto.
                 bool onCpu = device == ExecutionDevice.Cpu;
-                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null, Calibration = null },
+                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null, Calibration = null,
+                                                                  Conditioning = manifest.Conditioning with { Descriptors = null } },
                     onCpu ? options with { Device = ExecutionDevice.Cpu } : options, guidePath, log, onCpu ? $"as the model: {reason}" : null);
             }
             if (manifest.CalibrationPath is { } calibrationPath)
@@ -213,7 +219,7 @@ public sealed class OnnxDenoiser : IDenoiser
     }
 
     /// <summary>Checks names, element types and ranks of the graph's inputs/outputs against the manifest.</summary>
-    private static (bool BindClass, bool BindVelocity) CheckGraph(InferenceSession session, ModelManifest m, string path)
+    private static (bool BindClass, bool BindVelocity, bool BindDescriptor) CheckGraph(InferenceSession session, ModelManifest m, string path)
     {
         var inputs = session.InputMetadata;
         var outputs = session.OutputMetadata;
@@ -237,15 +243,23 @@ public sealed class OnnxDenoiser : IDenoiser
         bool bindVelocity = m.Inputs.Velocity is { Length: > 0 } v && inputs.ContainsKey(v);
         if (m.Conditioning.Class || bindClass) Expect(inputs, "input", m.Inputs.ClassId!, TensorElementType.Int64, 1);
         if (m.Conditioning.Velocity || bindVelocity) Expect(inputs, "input", m.Inputs.Velocity!, TensorElementType.Float, 1);
+        bool bindDescriptor = m.Inputs.Descriptor is { Length: > 0 } t && inputs.ContainsKey(t);
+        if (m.Conditioning.Descriptors is { Length: > 0 } || bindDescriptor)
+        {
+            Expect(inputs, "input", m.Inputs.Descriptor!, TensorElementType.Float, 2);
+            if (inputs[m.Inputs.Descriptor!].Dimensions[1] is not (TimbrePrior.Count + 1 or -1))
+                Fail($"input '{m.Inputs.Descriptor}' has {inputs[m.Inputs.Descriptor!].Dimensions[1]} columns, expected {TimbrePrior.Count + 1} (descriptors and a given flag)");
+        }
         foreach (var name in inputs.Keys)
         {
-            if (name != m.Inputs.X && name != m.Inputs.Sigma && !(bindClass && name == m.Inputs.ClassId) && !(bindVelocity && name == m.Inputs.Velocity))
+            if (name != m.Inputs.X && name != m.Inputs.Sigma && !(bindClass && name == m.Inputs.ClassId) && !(bindVelocity && name == m.Inputs.Velocity)
+                && !(bindDescriptor && name == m.Inputs.Descriptor))
                 Fail($"graph input '{name}' is not named in the manifest");
         }
         Expect(outputs, "output", m.Outputs.Denoised, TensorElementType.Float, 3);
         if (bindClass && m.NullClassId > m.Classes.Length)
             Fail($"nullClassId {m.NullClassId} is beyond the {m.Classes.Length} classes");
-        return (bindClass, bindVelocity);
+        return (bindClass, bindVelocity, bindDescriptor);
     }
 
     private void WarmUp(string path)
@@ -328,6 +342,15 @@ public sealed class OnnxDenoiser : IDenoiser
             bound.ClassId[b] = id;
             float velocity = conditioning[b].Velocity;
             bound.Velocity[b] = float.IsFinite(velocity) ? Math.Clamp(velocity, 0f, 1f) : 1f;
+            if (!_bindDescriptor) continue;
+            // The unconditional branch never has a timbre: training dropped the descriptors with the class.
+            var row = bound.Descriptor.AsSpan(b * (TimbrePrior.Count + 1), TimbrePrior.Count + 1);
+            if (conditioning[b].Timbre is { } t && id != Manifest.NullClassId
+                && float.IsFinite(t.Brightness) && float.IsFinite(t.Noisiness) && float.IsFinite(t.Decay))
+            {
+                row[0] = t.Brightness; row[1] = t.Noisiness; row[2] = t.Decay; row[3] = 1f;
+            }
+            else row.Clear();
         }
     }
 
@@ -364,7 +387,7 @@ public sealed class OnnxDenoiser : IDenoiser
             foreach (var old in _bindings.Values) old.Dispose();
             _bindings.Clear();
         }
-        bound = new ShapeBinding(_session, Manifest, batch, length, _bindClass, _bindVelocity);
+        bound = new ShapeBinding(_session, Manifest, batch, length, _bindClass, _bindVelocity, _bindDescriptor);
         _bindings.Add((batch, length), bound);
         return bound;
     }
@@ -391,18 +414,20 @@ public sealed class OnnxDenoiser : IDenoiser
     /// <summary>Buffers, OrtValues over them, and an IoBinding, for one (batch, length).</summary>
     private sealed class ShapeBinding : IDisposable
     {
-        public readonly float[] X, Sigma, Velocity, Output;
+        public readonly float[] X, Sigma, Velocity, Descriptor, Output;
         public readonly long[] ClassId;
         public readonly OrtIoBinding Binding;
-        private readonly List<OrtValue> _values = new(5);
+        private readonly List<OrtValue> _values = new(6);
 
-        public ShapeBinding(InferenceSession session, ModelManifest m, int batch, int length, bool bindClass, bool bindVelocity)
+        public ShapeBinding(InferenceSession session, ModelManifest m, int batch, int length, bool bindClass, bool bindVelocity,
+                            bool bindDescriptor)
         {
             X = new float[batch * length];
             Output = new float[batch * length];
             Sigma = new float[batch];
             Velocity = new float[batch];
             ClassId = new long[batch];
+            Descriptor = new float[bindDescriptor ? batch * (TimbrePrior.Count + 1) : 0];
             Binding = session.CreateIoBinding();
             try
             {
@@ -411,6 +436,8 @@ public sealed class OnnxDenoiser : IDenoiser
                 Binding.BindInput(m.Inputs.Sigma, Track(OrtValue.CreateTensorValueFromMemory(Sigma, itemShape)));
                 if (bindClass) Binding.BindInput(m.Inputs.ClassId!, Track(OrtValue.CreateTensorValueFromMemory(ClassId, itemShape)));
                 if (bindVelocity) Binding.BindInput(m.Inputs.Velocity!, Track(OrtValue.CreateTensorValueFromMemory(Velocity, itemShape)));
+                if (bindDescriptor)
+                    Binding.BindInput(m.Inputs.Descriptor!, Track(OrtValue.CreateTensorValueFromMemory(Descriptor, [batch, TimbrePrior.Count + 1])));
                 Binding.BindOutput(m.Outputs.Denoised, Track(OrtValue.CreateTensorValueFromMemory(Output, audioShape)));
             }
             catch

@@ -106,6 +106,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
     private int _modelRateHz, _modelLength;
     private float _guidanceMaxSigma = float.PositiveInfinity; // worker thread (set with the model)
     private SpectralCalibrationFilter? _calibration;          // worker thread (set with the model; null: none)
+    private TimbrePrior? _timbre;                             // worker thread (set with the model; null: no timbre input)
     private readonly int[] _classIdFor = new int[DrumMap.ClassCount];
     private readonly float[]?[] _anchors = new float[NoteCount][];
     private readonly (ulong Seed, int ClassId, int ModelRate, bool Valid)[] _anchorKey = new (ulong, int, int, bool)[NoteCount];
@@ -738,6 +739,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             _modelRateHz = d.SampleRateHz;
             _guidanceMaxSigma = d.TunedSampling?.GuidanceMaxSigma ?? float.PositiveInfinity;
             _calibration = d.Calibration?.CreateFilter(d.ClassNames);
+            _timbre = d.TimbrePrior;
             int multiple = Math.Max(1, d.LengthMultiple);
             int clip = Math.Min(d.ClipSamples, (int)(MaxHitSeconds * d.SampleRateHz));
             _modelLength = Math.Max(multiple, (clip + multiple - 1) / multiple * multiple);
@@ -748,6 +750,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             _modelRateHz = (int)Math.Round(_rateHz);
             _modelLength = _slotCapacity;
             _calibration = null;
+            _timbre = null;
         }
         int batch = _batchSize;
         _batchSources = new float[batch * _modelLength];
@@ -816,7 +819,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         {
             int n = _batchNotes[b];
             _batchSeeds[b] = AudioMath.Seed(kitSeed, (ulong)n, (ulong)(++_variationCounter[n]));
-            _batchConditioning[b] = new DiffusionConditioning(ModelClass(NoteClass(n)), _noteVelocity[n].Value);
+            _batchConditioning[b] = NoteConditioning(n, _noteVelocity[n].Value, kitSeed);
         }
         GenerateInto(count, kitSeed);
         if (_worker.StopRequested) { ReturnBatchToPending(count); return true; }
@@ -914,7 +917,7 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
             for (int m = 0; m < missing; m++)
             {
                 int n = missingNotes[m];
-                cond[m] = new DiffusionConditioning(ModelClass(NoteClass(n)), 0.8f);
+                cond[m] = NoteConditioning(n, 0.8f, kitSeed);
                 seeds[m] = AudioMath.Seed(kitSeed, (ulong)n);
             }
             var anchors = new float[missing * L];
@@ -963,11 +966,23 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         return Math.Max(1, end);
     }
 
-    private void PrepareSingle(int note, ulong seed, float velocity)
+    private void PrepareSingle(int note, ulong seed, float velocity, ulong kitSeed)
     {
         _batchNotes[0] = note;
         _batchSeeds[0] = seed;
-        _batchConditioning[0] = new DiffusionConditioning(ModelClass(NoteClass(note)), velocity);
+        _batchConditioning[0] = NoteConditioning(note, velocity, kitSeed);
+    }
+
+    /// <summary>
+    /// What the model is told for a hit of <paramref name="note"/>: its class, the velocity and, for a model with timbre
+    /// conditioning, the note's timbre in this kit — one draw per kit seed and note (the anchor's), read at the hit's
+    /// velocity, so the note keeps its character across the kit's hits and still brightens when played harder.
+    /// </summary>
+    private DiffusionConditioning NoteConditioning(int note, float velocity, ulong kitSeed)
+    {
+        int classId = ModelClass(NoteClass(note));
+        var timbre = classId == DiffusionConditioning.Unconditional ? null : _timbre?.Draw(classId, velocity, AudioMath.Seed(kitSeed, (ulong)note));
+        return new DiffusionConditioning(classId, velocity, timbre);
     }
 
     /// <summary>
@@ -1018,14 +1033,14 @@ public sealed class DrumInstrument : IDrumInstrument, IGenerationJob
         ulong seed = AudioMath.Seed(kitSeed, (ulong)note, index);
         try
         {
-            PrepareSingle(note, seed, velocity);
+            PrepareSingle(note, seed, velocity, kitSeed);
             GenerateInto(1, kitSeed);
         }
         catch (Exception e) when (!OrtProcessExitGuard.IsExiting)
         {
             _worker.ReportFailure("generation failed", e);
             ((IGenerationJob)this).OnModel(null);
-            PrepareSingle(note, seed, velocity);
+            PrepareSingle(note, seed, velocity, kitSeed);
             GenerateInto(1, kitSeed);
         }
         return StoreHostRate(0, slot);

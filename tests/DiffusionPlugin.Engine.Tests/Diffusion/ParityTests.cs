@@ -42,11 +42,15 @@ public class ParityTests
         double tolerance = root.TryGetProperty("tolerance", out var tol) ? tol.GetDouble() : 1e-4;
 
         using var denoiser = DiffusionModel.LoadDenoiser(Path.Combine(Path.GetDirectoryName(fixturePath)!, "manifest.json"), TestModels.Cpu);
+        // A model with timbre conditioning: [batch, 4] descriptors, the last column saying whether they are given.
+        var descriptor = root.TryGetProperty("descriptor", out _) ? Floats("descriptor") : null;
         var cond = new DiffusionConditioning[batch];
         for (int b = 0; b < batch; b++)
         {
             int id = classIds[b] == denoiser.Manifest.NullClassId ? DiffusionConditioning.Unconditional : classIds[b];
-            cond[b] = new DiffusionConditioning(id, velocity[b]);
+            TimbreDescriptors? timbre = descriptor is not null && descriptor[b * 4 + 3] == 1f
+                ? new TimbreDescriptors(descriptor[b * 4], descriptor[b * 4 + 1], descriptor[b * 4 + 2]) : null;
+            cond[b] = new DiffusionConditioning(id, velocity[b], timbre);
         }
         var actual = new float[batch * length];
         denoiser.Denoise(x, sigma, cond, batch, length, actual);

@@ -136,6 +136,35 @@ public class DrumInstrumentTests
     }
 
     [Fact]
+    public void With_a_timbre_model_each_note_keeps_the_timbre_its_kit_seed_draws_read_at_each_hits_velocity()
+    {
+        var spread = new ManifestTimbrePrior { Mean = [0f, 0f, 0f], Slope = [1f, 0f, 0f], Chol = [[0.5f, 0f, 0f], [0f, 0.5f, 0f], [0f, 0f, 0.5f]] };
+        var prior = new TimbrePrior(new Dictionary<string, ManifestTimbrePrior> { ["snare"] = spread, ["kick"] = spread },
+                                    FakeDiffusionOperations.StandardClasses);
+        var ops = new FakeDiffusionOperations(timbrePrior: prior);
+        using var drums = Drums(ops);
+        drums.Humanize = 0.5f; drums.KitSeed = 77;
+        drums.Activate(Rate, 512, offline: true);
+        Render(drums, [new Hit(0, 38, 1f), new Hit(20000, 38, 0.5f), new Hit(40000, 40, 1f), new Hit(60000, 36, 1f)], 80000, 512);
+        int snare = Array.IndexOf(FakeDiffusionOperations.StandardClasses, "snare");
+        int kick = Array.IndexOf(FakeDiffusionOperations.StandardClasses, "kick");
+        var seen = ops.Conditionings.ToArray();
+        TimbreDescriptors Expected(int classId, float velocity, int note) =>
+            prior.Draw(classId, velocity, AudioMath.Seed(77, (ulong)note))!.Value;
+        // Each note's anchor (Generate, velocity 0.8) and hits (Vary, at the played velocity) carry the same draw.
+        Assert.Contains((true, new DiffusionConditioning(snare, 0.8f, Expected(snare, 0.8f, 38))), seen);
+        Assert.Contains((false, new DiffusionConditioning(snare, 1f, Expected(snare, 1f, 38))), seen);
+        Assert.Contains(seen, s => !s.Generate && s.Conditioning.ClassId == snare && s.Conditioning.Velocity < 1f
+                                    && s.Conditioning.Timbre == Expected(snare, s.Conditioning.Velocity, 38));
+        Assert.Contains((false, new DiffusionConditioning(kick, 1f, Expected(kick, 1f, 36))), seen);
+        Assert.All(seen.Where(s => s.Conditioning.ClassId == snare || s.Conditioning.ClassId == kick), s => Assert.NotNull(s.Conditioning.Timbre));
+        Assert.Contains(seen, s => s.Conditioning.ClassId == 10 && s.Conditioning.Timbre is null); // the warm-up's "general": no prior
+        // Another snare note of the kit (40, electric snare) has a timbre of its own.
+        Assert.Contains((false, new DiffusionConditioning(snare, 1f, Expected(snare, 1f, 40))), seen);
+        Assert.NotEqual(Expected(snare, 1f, 38), Expected(snare, 1f, 40));
+    }
+
+    [Fact]
     public void The_closed_and_pedal_hats_choke_the_open_hat()
     {
         const int chokeAt = 4800, fade = 480; // 10 ms at 48 kHz

@@ -16,8 +16,12 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
     private int _calls;
 
     public FakeDiffusionOperations(int sampleRateHz = 44100, int clipSamples = 22528, int lengthMultiple = 256,
-                                   SamplingOptions? tunedSampling = null, SpectralCalibration? calibration = null)
-        => _denoiser = new FakeDenoiser(sampleRateHz, clipSamples, lengthMultiple, tunedSampling, calibration);
+                                   SamplingOptions? tunedSampling = null, SpectralCalibration? calibration = null,
+                                   TimbrePrior? timbrePrior = null)
+        => _denoiser = new FakeDenoiser(sampleRateHz, clipSamples, lengthMultiple, tunedSampling, calibration, timbrePrior);
+
+    /// <summary>Every item's conditioning as Generate (true) or Vary (false) was given it, in call order.</summary>
+    public readonly System.Collections.Concurrent.ConcurrentQueue<(bool Generate, DiffusionConditioning Conditioning)> Conditionings = new();
 
     public IDenoiser Denoiser => _denoiser;
     /// <summary>Each model call sleeps this long (simulates a slow model).</summary>
@@ -66,6 +70,7 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
         LastOptions = options;
         Enter();
         Interlocked.Increment(ref GenerateCalls);
+        foreach (var c in conditioning) Conditionings.Enqueue((true, c));
         for (int b = 0; b < seeds.Length; b++)
         {
             var dst = output.Slice(b * length, length);
@@ -91,6 +96,7 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
         LastOptions = options;
         Enter();
         Interlocked.Increment(ref VaryCalls);
+        foreach (var c in conditioning) Conditionings.Enqueue((false, c));
         if (seeds.Length > Volatile.Read(ref MaxVaryBatch)) Volatile.Write(ref MaxVaryBatch, seeds.Length);
         if (seeds.Length > 0) Volatile.Write(ref LastVaryClassId, conditioning[seeds.Length - 1].ClassId);
         for (int b = 0; b < seeds.Length; b++)
@@ -129,9 +135,11 @@ internal sealed class FakeDiffusionOperations : IDiffusionOperations
 
     public void Dispose() => Disposed = true;
 
-    private sealed class FakeDenoiser(int rate, int clip, int multiple, SamplingOptions? tuned, SpectralCalibration? calibration) : IDenoiser
+    private sealed class FakeDenoiser(int rate, int clip, int multiple, SamplingOptions? tuned, SpectralCalibration? calibration,
+                                      TimbrePrior? timbrePrior) : IDenoiser
     {
         public SamplingOptions? TunedSampling => tuned;
+        public TimbrePrior? TimbrePrior => timbrePrior;
         public SpectralCalibration? Calibration => calibration;
         public int SampleRateHz => rate;
         public int ClipSamples => clip;
