@@ -66,6 +66,8 @@ public sealed class TimbrePrior
     }
 
     /// <summary>One N(0, 1) value from a SplitMix64 stream (Box–Muller, Box &amp; Muller 1958).</summary>
+    /// <remarks>A stream on the stack rather than a <see cref="NoiseGenerator"/>: the prior is shared by every thread
+    /// that draws (the worker, a CLI thread) and a draw per hit should allocate nothing.</remarks>
     private static double Gaussian(ref ulong state)
     {
         double u1 = ((Next(ref state) >> 11) + 1) * (1.0 / (1UL << 53)); // (0, 1]: its logarithm is finite
