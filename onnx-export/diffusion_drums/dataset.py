@@ -492,9 +492,10 @@ def descriptor_prior(desc: np.ndarray, class_id: np.ndarray, velocity: np.ndarra
             continue
         v = velocity[m].astype(np.float64)
         a = np.stack([np.ones_like(v), v], 1)  # [n, 2]
-        coef = np.linalg.lstsq(a, desc[m].astype(np.float64), rcond=None)[0]  # [2, D]
         if np.ptp(v) < 0.05:  # one velocity: no slope to fit
             coef = np.stack([desc[m].mean(0), np.zeros(d)])
+        else:
+            coef = np.linalg.lstsq(a, desc[m].astype(np.float64), rcond=None)[0]  # [2, D]
         resid = desc[m] - a @ coef
         cov = np.cov(resid.T) + 1e-4 * np.eye(d)
         out[name] = {"mean": [round(float(t), 6) for t in coef[0]], "slope": [round(float(t), 6) for t in coef[1]],

@@ -237,10 +237,8 @@ class PatchUNet(nn.Module):
 
     def forward(self, x, c_noise, class_id, velocity, descriptor=None):  # x: [B,1,L], others [B] -> [B,1,L]
         cond = self.class_emb(class_id)  # [B, E]
-        if self.desc_proj is not None and descriptor is not None:  # descriptor: [B, D+1], last column the flag
-            cond = cond + self.desc_proj(descriptor.to(cond.dtype))
-        elif self.desc_proj is not None:
-            cond = cond + self.desc_proj.bias
+        if self.desc_proj is not None:  # descriptor: [B, D+1], last column the flag; None = none given (a zero row)
+            cond = cond + (self.desc_proj.bias if descriptor is None else self.desc_proj(descriptor.to(cond.dtype)))
         emb = torch.cat([self.noise_ff(c_noise), self.vel_ff(velocity), cond], dim=1)
         emb = self.emb_mlp(emb)  # [B, E]
         h = self.patch_in(x)  # [B, ch0, L/patch]

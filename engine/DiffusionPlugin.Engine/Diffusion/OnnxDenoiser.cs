@@ -120,12 +120,13 @@ public sealed class OnnxDenoiser : IDenoiser
             {
                 var guidePath = manifest.GuideModelPath!;
                 if (!File.Exists(guidePath)) throw new ModelLoadException(guidePath, $"guide ONNX file not found (named by {manifest.ManifestPath})");
-                // The guide follows the same contract: the same manifest with its own file, and no guide or calibration of its own;
-                // it may lack the timbre input (a guide trained without descriptors ignores them, as in onnx-export).
+                // The guide follows the same contract: the same manifest with its own file, and no guide, calibration or timbre
+                // prior of its own (the model draws the timbres); it may lack the timbre input (a guide trained without
+                // descriptors ignores them, as in onnx-export).
                 // A model that fell back to the CPU takes its guide with it: probing CUDA again would only log the same
                 // reason twice. On CUDA the guide asks as the model did, so it can still fall back on its own under Auto.
                 bool onCpu = device == ExecutionDevice.Cpu;
-                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null, Calibration = null,
+                denoiser._guide = LoadInsideGuard(manifest with { Model = g.Model, Guide = null, Calibration = null, DescriptorPrior = null,
                                                                   Conditioning = manifest.Conditioning with { Descriptors = null } },
                     onCpu ? options with { Device = ExecutionDevice.Cpu } : options, guidePath, log, onCpu ? $"as the model: {reason}" : null);
             }

@@ -13,7 +13,7 @@ public sealed class TimbrePrior
     public const int Count = 3;
 
     /// <summary>The descriptor names, in the order the graph takes them.</summary>
-    public static readonly string[] Names = ["brightness", "noisiness", "decay"];
+    public static IReadOnlyList<string> Names { get; } = ["brightness", "noisiness", "decay"];
 
     private readonly double[][] _mean, _slope, _chol; // per class id; empty arrays for a class without a prior
 
