@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .params import Params, NULL_CLASS_ID
-from .dataset import ClipSet, BatchSampler, build_cache, HYDROGEN_DIR, descriptors, descriptor_prior
+from .dataset import ClipSet, BatchSampler, build_cache, HYDROGEN_DIR, descriptors, descriptor_prior, DESCRIPTOR_NAMES
 from .model import EDMDenoiser, count_parameters, band_pass_bank
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -207,6 +207,9 @@ def main(argv=None):
     p = Params.from_dict(torch.load(last, map_location="cpu")["params"]) if resume else Params()
     if a.params and not resume:
         p = Params.from_dict({**p.to_dict(), **json.loads(a.params)})
+    if p.descriptors not in (0, len(DESCRIPTOR_NAMES)):  # dataset.descriptors computes all of them, the engine takes all
+        raise SystemExit(f"descriptors must be 0 (none) or {len(DESCRIPTOR_NAMES)} ({', '.join(DESCRIPTOR_NAMES)}), "
+                         f"not {p.descriptors}")
     if a.batch_size:
         p.batch_size = a.batch_size
     if a.anneal_minutes is not None:

@@ -105,6 +105,16 @@ def test_training_with_descriptors_fits_their_prior_once_and_keeps_it_in_the_che
     assert any("desc_proj" in k for k in ck["model"]) and ck["step"] == 2
 
 
+def test_training_refuses_a_descriptor_count_other_than_none_or_all_three(tmp_path):
+    cache = str(tmp_path / "c.npz")
+    _tiny_cache(cache)
+    with pytest.raises(SystemExit, match="descriptors must be 0 \\(none\\) or 3 \\(brightness, noisiness, decay\\), not 2"):
+        train.main(["--cache", cache, "--ckpt-dir", str(tmp_path / "ck"), "--steps", "1", "--device", "cpu",
+                    "--params", json.dumps({**TINY, "channels": list(TINY["channels"]), "blocks": list(TINY["blocks"]),
+                                            "descriptors": 2})])
+    assert not (tmp_path / "ck").exists()
+
+
 def test_training_drops_the_descriptors_with_the_class_and_on_their_own_share_of_the_rest():
     class Recording(EDMDenoiser):
         def forward(self, x, sigma, class_id, velocity, descriptor=None):
