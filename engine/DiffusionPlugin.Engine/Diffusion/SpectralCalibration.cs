@@ -9,7 +9,9 @@ namespace DiffusionPlugin.Engine.Diffusion;
 /// same from hit to hit of a class (the shipped model's kicks keep a hiss 7–27 dB above real kicks across their body),
 /// so measured once on its own training data they can be taken out of every hit. Applied at the model's rate before a
 /// hit is finished (<see cref="Realtime.OneShotTail"/>); classes without a table (the widener's general material) pass
-/// unchanged.
+/// unchanged. An optional <c>spread</c> section also widens each hit's own deviation from the model's average hit (the
+/// model's hits of one class vary less than real ones), with an extra EQ per hit computed from the hit's own spectrum
+/// (<see cref="SpreadWidening"/>).
 /// Immutable after load; any thread. <see cref="CreateFilter"/> makes the per-thread object that applies it.
 /// </summary>
 public sealed class SpectralCalibration
@@ -24,15 +26,20 @@ public sealed class SpectralCalibration
     private readonly float[] _velocityNodes;
     private readonly int[] _binBand;       // bin k's dB = (1 − w)·band[_binBand[k]] + w·band[_binBand[k] + 1] ...
     private readonly float[] _binWeight;   // ... with w = _binWeight[k] (0 where the bin lies outside the band centres)
+    private readonly int[] _bandEdges;     // band b holds bins _bandEdges[b] .. _bandEdges[b + 1] − 1
+    private readonly Dictionary<string, SpreadWidening> _spread; // class -> its widening (empty: the file has no spread)
 
-    private SpectralCalibration(int fftSize, int hopSamples, int bands, float[] velocityNodes,
+    private SpectralCalibration(int fftSize, int hopSamples, int[] bandEdges, float[] velocityNodes,
                                 Dictionary<string, (float[] Db, int Rows)> tables, int[] binBand, float[] binWeight, string path,
-                                float tailFloorDb)
+                                float tailFloorDb, Dictionary<string, SpreadWidening> spread, float spreadLimitDb)
     {
         TailFloorDb = tailFloorDb;
+        _bandEdges = bandEdges;
+        _spread = spread;
+        SpreadLimitDb = spreadLimitDb;
         FftSize = fftSize;
         HopSamples = hopSamples;
-        Bands = bands;
+        Bands = bandEdges.Length - 1;
         _velocityNodes = velocityNodes;
         _tables = tables;
         _binBand = binBand;
@@ -67,6 +74,49 @@ public sealed class SpectralCalibration
 
     /// <summary>Lowest <see cref="TailFloorDb"/> a file may ask for.</summary>
     public const float MinTailFloorDb = -120f;
+
+    /// <summary>Largest <see cref="SpreadLimitDb"/> a file may ask for.</summary>
+    public const float MaxSpreadLimitDb = 48f;
+
+    /// <summary>Largest <c>shapeGain</c> / <c>envelopeGain</c> a file may give (a deviation widened fivefold).</summary>
+    public const float MaxSpreadGain = 4f;
+
+    /// <summary>
+    /// Bound in dB, either way, of the per-hit extra EQ of the <c>spread</c> section (file field <c>spread.limitDb</c>;
+    /// 0 when the file has none): the widening scales a hit's deviation from the model's average, and an odd hit (a
+    /// near-silent band, a clipped one) would otherwise get an arbitrarily large boost or cut. Any thread.
+    /// </summary>
+    public float SpreadLimitDb { get; }
+
+    /// <summary>Class names whose hits also get the per-hit spread widening (empty when the file has no <c>spread</c>). Any thread.</summary>
+    public IReadOnlyCollection<string> SpreadClasses => _spread.Keys;
+
+    /// <summary>True when hits of <paramref name="className"/> also get the per-hit spread widening. Any thread.</summary>
+    public bool HasSpread(string className) => _spread.ContainsKey(className);
+
+    /// <summary>The spread widening of <paramref name="className"/>, or null when it has none.</summary>
+    internal SpreadWidening? SpreadOf(string className) => _spread.GetValueOrDefault(className);
+
+    /// <summary>Band edges in bins: band b holds bins <c>[b]</c> … <c>[b + 1]</c> − 1 of 0 … <see cref="Bins"/> − 1.</summary>
+    internal ReadOnlySpan<int> BandEdges => _bandEdges;
+
+    /// <summary>
+    /// One class's <c>spread</c> entry: the model's average hit in two summaries (dB, a line in velocity: mean + v·slope)
+    /// and how much of a hit's deviation from it to add again. The summaries of a hit (its STFT power p[t, b] summed over
+    /// each band's bins): S[b] = 10·log10(Σ_t p[t, b] + 1e-10), its band energy over all frames, and
+    /// E[t] = 10·log10(Σ_b p[t, b] + 1e-10) − 10·log10(Σ_t Σ_b p[t, b] + 1e-10), frame t's energy relative to the whole
+    /// hit's (relative so that a hit's level counts once, in its shape; envelope rows past the last repeat it). Its extra
+    /// EQ in frame t, band b: clamp(shapeGain[b]·(S[b] − shape(v)[b]) + envelopeGain[r]·(E[t] − envelope(v)[r]),
+    /// ±limitDb) with r = min(t, rows − 1). Immutable.
+    /// </summary>
+    internal sealed class SpreadWidening(double[] shapeMeanDb, double[] shapeSlopeDb, double[] shapeGain,
+                                         double[] envelopeMeanDb, double[] envelopeSlopeDb, double[] envelopeGain)
+    {
+        public readonly double[] ShapeMeanDb = shapeMeanDb, ShapeSlopeDb = shapeSlopeDb, ShapeGain = shapeGain;
+        public readonly double[] EnvelopeMeanDb = envelopeMeanDb, EnvelopeSlopeDb = envelopeSlopeDb, EnvelopeGain = envelopeGain;
+        /// <summary>Envelope rows (≥ 1), independent of the gain table's rows.</summary>
+        public int EnvelopeRows => EnvelopeMeanDb.Length;
+    }
 
     /// <summary>Reads and validates a calibration file. Throws <see cref="ModelLoadException"/> (one line: file and problem). Not the audio thread.</summary>
     public static SpectralCalibration Load(string path)
@@ -158,8 +208,38 @@ public sealed class SpectralCalibration
                 else if (k >= Centre(bands - 1)) { binBand[k] = bands - 2; binWeight[k] = 1f; }
                 else { binBand[k] = j; binWeight[k] = (float)((k - Centre(j)) / (Centre(j + 1) - Centre(j))); }
             }
-            return new SpectralCalibration(fftSize, hop, bands, nodes.Select(v => (float)v).ToArray(), tables, binBand, binWeight, path,
-                                           tailFloorDb);
+            var spread = new Dictionary<string, SpreadWidening>(StringComparer.Ordinal);
+            float spreadLimitDb = 0f;
+            if (root.TryGetProperty("spread", out var spreadJson))
+            {
+                if (spreadJson.ValueKind != JsonValueKind.Object) Fail("spread must be an object");
+                if (!spreadJson.TryGetProperty("limitDb", out var limitJson) || limitJson.ValueKind != JsonValueKind.Number
+                    || !limitJson.TryGetDouble(out double limit) || !(limit >= 0 && limit <= MaxSpreadLimitDb))
+                    Fail($"spread.limitDb must be a finite number in 0..{MaxSpreadLimitDb}");
+                spreadLimitDb = (float)limitJson.GetDouble();
+                if (!spreadJson.TryGetProperty("classes", out var classesJson) || classesJson.ValueKind != JsonValueKind.Object)
+                    Fail("spread.classes must be an object");
+                foreach (var cls in classesJson.EnumerateObject())
+                {
+                    string where = $"spread.classes.{cls.Name}";
+                    if (cls.Value.ValueKind != JsonValueKind.Object) Fail($"{where} must be an object");
+                    if (!tables.ContainsKey(cls.Name)) Fail($"{where} has no gain table in gainsDb");
+                    double[] PerBand(string field, double max = double.PositiveInfinity) =>
+                        Numbers(cls.Value, $"{where}.{field}", field, bands, $"{bands} finite numbers (one per band)", max);
+                    var shapeMean = PerBand("shapeMeanDb");
+                    var shapeSlope = PerBand("shapeSlopeDb");
+                    var shapeGain = PerBand("shapeGain", MaxSpreadGain);
+                    var envelopeMean = Numbers(cls.Value, $"{where}.envelopeMeanDb", "envelopeMeanDb", -1,
+                                               "at least one finite number (one per envelope row)");
+                    int rows = envelopeMean.Length;
+                    string perRow = $"{rows} finite numbers (one per envelope row, as envelopeMeanDb)";
+                    var envelopeSlope = Numbers(cls.Value, $"{where}.envelopeSlopeDb", "envelopeSlopeDb", rows, perRow);
+                    var envelopeGain = Numbers(cls.Value, $"{where}.envelopeGain", "envelopeGain", rows, perRow, MaxSpreadGain);
+                    spread[cls.Name] = new SpreadWidening(shapeMean, shapeSlope, shapeGain, envelopeMean, envelopeSlope, envelopeGain);
+                }
+            }
+            return new SpectralCalibration(fftSize, hop, edges, nodes.Select(v => (float)v).ToArray(), tables, binBand, binWeight, path,
+                                           tailFloorDb, spread, spreadLimitDb);
         }
         catch (JsonException e)
         {
@@ -168,6 +248,23 @@ public sealed class SpectralCalibration
         catch (InvalidOperationException e)
         {
             throw new ModelLoadException(path, $"calibration does not match the format ({ModelManifest.OneLine(e.Message)})", e);
+        }
+
+        // An array of finite numbers (count of them, or ≥ 1 when count < 0); gains must also lie in 0..max.
+        double[] Numbers(JsonElement o, string where, string name, int count, string shape, double max = double.PositiveInfinity)
+        {
+            if (!o.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array
+                || (count >= 0 ? array.GetArrayLength() != count : array.GetArrayLength() == 0))
+                Fail($"{where} must hold {shape}");
+            var values = new double[array.GetArrayLength()];
+            int i = 0;
+            foreach (var e in array.EnumerateArray())
+            {
+                if (e.ValueKind != JsonValueKind.Number || !e.TryGetDouble(out double v) || !double.IsFinite(v)) Fail($"{where} must hold {shape}");
+                if (!double.IsPositiveInfinity(max) && !(v >= 0 && v <= max)) Fail($"{where} values must be in 0..{max}");
+                values[i++] = v;
+            }
+            return values;
         }
 
         int Int(JsonElement o, string name)
@@ -195,15 +292,20 @@ public sealed class SpectralCalibration
     /// <summary>
     /// Linear gains of every bin (<paramref name="gains"/>, <see cref="Bins"/> long) for table row <paramref name="row"/>
     /// (clamped to the last row) of a class between two velocity nodes; <paramref name="bandDb"/> is scratch of
-    /// <see cref="Bands"/>. False when the class has no table. Allocates nothing.
+    /// <see cref="Bands"/>. <paramref name="extraDb"/> (empty, or one dB per band: the hit's spread widening in this
+    /// frame) is added to the row after its interpolation between nodes, before the interpolation between band centres.
+    /// False when the class has no table. Allocates nothing.
     /// </summary>
-    internal bool RowGains(string className, int row, (int Lower, int Upper, float Weight) at, Span<float> bandDb, Span<float> gains)
+    internal bool RowGains(string className, int row, (int Lower, int Upper, float Weight) at, Span<float> bandDb, Span<float> gains,
+                           ReadOnlySpan<float> extraDb = default)
     {
         if (!_tables.TryGetValue(className, out var table)) return false;
         int bands = Bands, r = Math.Min(row, table.Rows - 1);
         var lower = table.Db.AsSpan((at.Lower * table.Rows + r) * bands, bands);
         var upper = table.Db.AsSpan((at.Upper * table.Rows + r) * bands, bands);
         for (int j = 0; j < bands; j++) bandDb[j] = lower[j] + at.Weight * (upper[j] - lower[j]);
+        if (!extraDb.IsEmpty)
+            for (int j = 0; j < bands; j++) bandDb[j] += extraDb[j];
         const float DbToLog = 0.11512925f; // ln(10) / 20: amplitude gain = e^(dB · ln10/20)
         int last = Math.Max(0, bands - 1);
         for (int k = 0; k < gains.Length; k++)
@@ -230,6 +332,8 @@ public sealed class SpectralCalibration
 /// overlap-add with the same window divided by the summed squared window. A table of 0 dB gives the hit back to float
 /// rounding. Two real frames go through one complex FFT (real and imaginary parts), separated by symmetry before their
 /// gains are applied, which halves the cost (2–4 ms for a 0.5 s hit on this project's 2-core machine).
+/// A class with a spread entry (<see cref="SpectralCalibration.HasSpread"/>) first takes one more forward pass over the
+/// frames to measure the hit's band and frame energies, since its extra EQ in any frame depends on the whole hit.
 /// Buffers are sized for the longest hit seen, so repeated calls at that length allocate nothing. Not thread-safe:
 /// one thread owns an instance (never the audio thread).
 /// </summary>
@@ -237,15 +341,19 @@ public sealed class SpectralCalibrationFilter
 {
     private readonly SpectralCalibration _calibration;
     private readonly string?[] _classNameOf; // class id -> name when the class has a table, else null
+    private readonly SpectralCalibration.SpreadWidening?[] _spreadOf; // class id -> its spread widening, else null
     private readonly RadixTwoFft _fft;
-    private readonly float[] _window, _re, _im, _gainA, _gainB, _bandDb;
+    private readonly float[] _window, _re, _im, _gainA, _gainB, _bandDb, _extraA, _extraB;
+    private readonly double[] _bandPower, _shapeDeviationDb; // per band: Σ over frames of |X|², then S[b] − model's
     private float[] _accumulated = [], _windowSquareSum = [];
+    private double[] _frameEnergyDb = []; // per frame: E[t], dB relative to the whole hit (spread classes only)
     private int _preparedLength = -1;
 
     internal SpectralCalibrationFilter(SpectralCalibration calibration, IReadOnlyList<string> classNames)
     {
         _calibration = calibration;
         _classNameOf = classNames.Select(n => calibration.Covers(n) ? n : null).ToArray();
+        _spreadOf = classNames.Select(calibration.SpreadOf).ToArray();
         int n = calibration.FftSize;
         _fft = new RadixTwoFft(n);
         _window = new float[n];
@@ -255,6 +363,10 @@ public sealed class SpectralCalibrationFilter
         _gainA = new float[calibration.Bins];
         _gainB = new float[calibration.Bins];
         _bandDb = new float[calibration.Bands];
+        _extraA = new float[calibration.Bands];
+        _extraB = new float[calibration.Bands];
+        _bandPower = new double[calibration.Bands];
+        _shapeDeviationDb = new double[calibration.Bands];
     }
 
     /// <summary>See <see cref="SpectralCalibration.TailFloorDb"/>.</summary>
@@ -273,7 +385,7 @@ public sealed class SpectralCalibrationFilter
     /// <summary>
     /// Calibrates <paramref name="hit"/> (mono, at the model's rate) in place as class <paramref name="classId"/> played at
     /// <paramref name="velocity"/> (0..1, the model's conditioning); returns false and leaves it untouched when that class
-    /// has no table. Non-finite samples should be sanitised first.
+    /// has no table. Non-finite samples should be sanitised first. The filter's owner thread.
     /// </summary>
     public bool Apply(Span<float> hit, int classId, float velocity)
     {
@@ -286,15 +398,25 @@ public sealed class SpectralCalibrationFilter
         acc.Clear();
         var re = _re.AsSpan();
         var im = _im.AsSpan();
-        var at = _calibration.NodesAround(float.IsFinite(velocity) ? velocity : 1f);
+        if (!float.IsFinite(velocity)) velocity = 1f;
+        var at = _calibration.NodesAround(velocity);
+        var spread = _spreadOf[classId];
+        float v = Math.Clamp(velocity, 0f, 1f);
+        if (spread != null) MeasureSpread(hit, frames, spread, v);
         for (int f = 0; f < frames; f += 2)
         {
             bool pair = f + 1 < frames;
             Frame(hit, f * hop - half, re);
             if (pair) Frame(hit, (f + 1) * hop - half, im); else im.Clear();
             _fft.Transform(re, im, inverse: false);
-            _calibration.RowGains(name, f, at, _bandDb, _gainA);
-            if (pair) _calibration.RowGains(name, f + 1, at, _bandDb, _gainB); else _gainA.CopyTo(_gainB, 0);
+            ReadOnlySpan<float> extraA = default, extraB = default;
+            if (spread != null)
+            {
+                SpreadExtra(spread, f, v, _extraA); extraA = _extraA;
+                if (pair) { SpreadExtra(spread, f + 1, v, _extraB); extraB = _extraB; }
+            }
+            _calibration.RowGains(name, f, at, _bandDb, _gainA, extraA);
+            if (pair) _calibration.RowGains(name, f + 1, at, _bandDb, _gainB, extraB); else _gainA.CopyTo(_gainB, 0);
             ReadOnlySpan<float> gainA = _gainA, gainB = _gainB;
             // Z = A + iB for real frames a, b: Z'[k] = Z[k]·(gA+gB)/2 + conj(Z[N−k])·(gA−gB)/2 is A·gA + i·B·gB.
             for (int k = 0; k <= half; k++)
@@ -321,6 +443,66 @@ public sealed class SpectralCalibrationFilter
         return true;
     }
 
+    // The spread widening's first pass: the input hit's summaries, before any gain (its extra EQ in a frame depends on the
+    // whole hit's band energies). Fills _shapeDeviationDb[b] = S[b] − (shapeMean + v·shapeSlope)[b] and
+    // _frameEnergyDb[t] = E[t], relative to the whole hit (SpreadWidening has the definitions). The same frames and pair trick as Apply: for Z = FFT(a + i·b),
+    // A[k] = (Z[k] + conj(Z[N−k]))/2 and B[k] = (Z[k] − conj(Z[N−k]))/(2i), so |A|² and |B|² come from Z alone.
+    // Sums and logs in double: S sums a whole hit's frames, and the dB feed gains of up to 4 (Python works in float64).
+    private void MeasureSpread(ReadOnlySpan<float> hit, int frames, SpectralCalibration.SpreadWidening spread, float v)
+    {
+        int n = _calibration.FftSize, hop = _calibration.HopSamples, half = n / 2, bands = _calibration.Bands;
+        var edges = _calibration.BandEdges;
+        var re = _re.AsSpan();
+        var im = _im.AsSpan();
+        var bandPower = _bandPower.AsSpan();
+        bandPower.Clear();
+        for (int f = 0; f < frames; f += 2)
+        {
+            bool pair = f + 1 < frames;
+            Frame(hit, f * hop - half, re);
+            if (pair) Frame(hit, (f + 1) * hop - half, im); else im.Clear();
+            _fft.Transform(re, im, inverse: false);
+            double frameA = 0, frameB = 0;
+            for (int b = 0; b < bands; b++)
+            {
+                double powerA = 0, powerB = 0;
+                for (int k = edges[b]; k < edges[b + 1]; k++)
+                {
+                    int m = (n - k) & (n - 1);
+                    double zr = re[k], zi = im[k], mr = re[m], mi = im[m];
+                    double ar = zr + mr, ai = zi - mi, br = zi + mi, bi = zr - mr; // 2A and 2i·B
+                    powerA += ar * ar + ai * ai;
+                    powerB += br * br + bi * bi;
+                }
+                powerA *= 0.25; powerB *= 0.25;
+                bandPower[b] += pair ? powerA + powerB : powerA;
+                frameA += powerA; frameB += powerB;
+            }
+            _frameEnergyDb[f] = 10 * Math.Log10(frameA + 1e-10);
+            if (pair) _frameEnergyDb[f + 1] = 10 * Math.Log10(frameB + 1e-10);
+        }
+        double total = 0;
+        for (int b = 0; b < bands; b++)
+        {
+            total += bandPower[b];
+            _shapeDeviationDb[b] = 10 * Math.Log10(bandPower[b] + 1e-10) - (spread.ShapeMeanDb[b] + v * spread.ShapeSlopeDb[b]);
+        }
+        // The envelope is relative to the whole hit's energy, so that a hit's level counts once, in its shape.
+        double totalDb = 10 * Math.Log10(total + 1e-10);
+        for (int f = 0; f < frames; f++) _frameEnergyDb[f] -= totalDb;
+    }
+
+    // Frame t's extra dB per band (after MeasureSpread): the hit's shape deviation and this frame's envelope deviation,
+    // each times its gain, clamped to ±limitDb.
+    private void SpreadExtra(SpectralCalibration.SpreadWidening spread, int frame, float v, Span<float> extraDb)
+    {
+        int r = Math.Min(frame, spread.EnvelopeRows - 1);
+        double limit = _calibration.SpreadLimitDb;
+        double envelope = spread.EnvelopeGain[r] * (_frameEnergyDb[frame] - (spread.EnvelopeMeanDb[r] + v * spread.EnvelopeSlopeDb[r]));
+        for (int b = 0; b < extraDb.Length; b++)
+            extraDb[b] = (float)Math.Clamp(spread.ShapeGain[b] * _shapeDeviationDb[b] + envelope, -limit, limit);
+    }
+
     // Frame whose first sample is hit[start] (zeros outside the hit), windowed.
     private void Frame(ReadOnlySpan<float> hit, int start, Span<float> dst)
     {
@@ -345,6 +527,7 @@ public sealed class SpectralCalibrationFilter
             for (int j = 0; j < n; j++) sum[f * hop + j] += (double)_window[j] * _window[j];
         if (_windowSquareSum.Length < total) _windowSquareSum = new float[total];
         for (int i = 0; i < total; i++) _windowSquareSum[i] = (float)Math.Max(sum[i], 1e-12);
+        if (_frameEnergyDb.Length < frames) _frameEnergyDb = new double[frames];
         _preparedLength = length;
     }
 }

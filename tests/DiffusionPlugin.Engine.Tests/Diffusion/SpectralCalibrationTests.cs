@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using DiffusionPlugin.Engine.Diffusion;
 using DiffusionPlugin.Engine.Realtime;
 
@@ -24,6 +25,61 @@ public class SpectralCalibrationTests
             ["formatVersion"] = 1, ["fftSize"] = fftSize, ["hopSamples"] = hop, ["bandEdges"] = edges, ["velocityNodes"] = nodes,
             ["gainsDb"] = new Dictionary<string, double[][][]> { [cls] = tables },
         });
+    }
+
+    /// <summary>One class's spread entry: shape arrays per band, envelope arrays per envelope row.</summary>
+    private static object SpreadEntry(double[] shapeMeanDb, double[] shapeGain, double[] envelopeMeanDb, double[] envelopeGain,
+                                      double[]? shapeSlopeDb = null, double[]? envelopeSlopeDb = null) => new
+    {
+        shapeMeanDb, shapeSlopeDb = shapeSlopeDb ?? new double[shapeMeanDb.Length], shapeGain,
+        envelopeMeanDb, envelopeSlopeDb = envelopeSlopeDb ?? new double[envelopeMeanDb.Length], envelopeGain,
+    };
+
+    /// <summary><paramref name="json"/> with a spread section of these class entries.</summary>
+    private static string WithSpread(string json, double limitDb, Dictionary<string, object> classes)
+    {
+        var root = JsonNode.Parse(json)!.AsObject();
+        root["spread"] = JsonSerializer.SerializeToNode(new { limitDb, classes });
+        return root.ToJsonString();
+    }
+
+    /// <summary>Copies <paramref name="json"/>'s "kick" table for another class.</summary>
+    private static string WithTableFor(string json, string cls)
+    {
+        var root = JsonNode.Parse(json)!.AsObject();
+        root["gainsDb"]![cls] = root["gainsDb"]!["kick"]!.DeepClone();
+        return root.ToJsonString();
+    }
+
+    /// <summary>
+    /// Energy in dB of bins lo … hi − 1 summed over the frames of the calibration's STFT (1024, hop 256, periodic Hann,
+    /// frame t centred on sample t·256): S of the spread section, by a plain DFT in double.
+    /// </summary>
+    private static double BandEnergyDb(float[] x, int lo, int hi, int n = 1024, int hop = 256)
+    {
+        int frames = (x.Length + hop - 1) / hop + 1;
+        var frame = new double[n];
+        double sum = 0;
+        for (int t = 0; t < frames; t++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                int i = t * hop - n / 2 + j;
+                frame[j] = (uint)i < (uint)x.Length ? x[i] * (0.5 - 0.5 * Math.Cos(2 * Math.PI * j / n)) : 0;
+            }
+            for (int k = lo; k < hi; k++)
+            {
+                double re = 0, im = 0;
+                for (int j = 0; j < n; j++)
+                {
+                    double a = 2 * Math.PI * ((long)k * j % n) / n;
+                    re += frame[j] * Math.Cos(a);
+                    im -= frame[j] * Math.Sin(a);
+                }
+                sum += re * re + im * im;
+            }
+        }
+        return 10 * Math.Log10(sum + 1e-10);
     }
 
     private static SpectralCalibration Parse(string json) => SpectralCalibration.Parse(Encoding.UTF8.GetBytes(json), "/tmp/calibration.json");
@@ -154,16 +210,138 @@ public class SpectralCalibrationTests
         Assert.True(filter.Covers(0));
     }
 
-    [Fact]
-    public void Applying_at_a_prepared_length_allocates_nothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Applying_at_a_prepared_length_allocates_nothing(bool withSpread)
     {
-        var filter = Parse(Json(1024, 256, Edges1024, (_, b) => -3 * b, 89)).CreateFilter(Classes);
+        string json = Json(1024, 256, Edges1024, (_, b) => -3 * b, 89);
+        if (withSpread)
+            json = WithSpread(json, 12, new() { ["kick"] = SpreadEntry([10, 20, 30, 20, 10], [0.5, 0.5, 0.5, 0.5, 0.5], [-10, -12, -15], [0.3, 0.3, 0.3]) });
+        var calibration = Parse(json);
+        Assert.Equal(withSpread, calibration.HasSpread("kick"));
+        var filter = calibration.CreateFilter(Classes);
         var hit = Noise(22528);
         filter.Prepare(hit.Length);
         filter.Apply(hit, 0, 0.8f);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 3; i++) filter.Apply(hit, 0, 0.8f);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void A_spread_whose_gains_are_all_zero_leaves_the_hit_as_the_table_alone_does()
+    {
+        string json = Json(1024, 256, Edges1024, [0.2, 0.8], (n, r, b) => -4 * b - r + 5 * n, 6);
+        var withoutSpread = Parse(json).CreateFilter(Classes);
+        var calibration = Parse(WithSpread(json, 12, new() { ["kick"] = SpreadEntry([40, -20, 3, 0, 60], new double[5], [-30, 10], [0, 0], [5, 5, 5, 5, 5], [1, -1]) }));
+        Assert.True(calibration.HasSpread("kick"));
+        var withSpread = calibration.CreateFilter(Classes);
+        foreach (float velocity in new[] { 0.1f, 0.5f, 1f })
+        {
+            var expected = Noise(7000);
+            var hit = expected.ToArray();
+            withoutSpread.Apply(expected, 0, velocity);
+            withSpread.Apply(hit, 0, velocity);
+            Assert.Equal(expected, hit);
+        }
+    }
+
+    [Fact]
+    public void The_spread_widens_a_hits_deviation_from_the_models_average_in_the_bands_it_names()
+    {
+        // Only the top band (bins 200..512, centre 356) has a shape gain, 0.5: a hit 20 dB above the model's mean there
+        // gets 10 dB more from bin 356 up, one 20 dB below gets 10 dB less, and the bands below band 3's centre (131.5),
+        // where the extra is 0, keep what the table alone gives them.
+        var loud = Noise(6000, seed: 1);
+        var quiet = Noise(6000, seed: 2).Select(v => 0.01f * v).ToArray(); // 40 dB down
+        double mean = (BandEnergyDb(loud, 200, 513) + BandEnergyDb(quiet, 200, 513)) / 2;
+        string json = Json(1024, 256, Edges1024, (_, b) => b == 4 ? -10 : -2, 8);
+        var tableAlone = Parse(json).CreateFilter(Classes);
+        var widened = Parse(WithSpread(json, 48, new() { ["kick"] = SpreadEntry([0, 0, 0, 0, mean], [0, 0, 0, 0, 0.5], [0], [0]) })).CreateFilter(Classes);
+        foreach (var (input, expectedDb) in new[] { (loud, 10.0), (quiet, -10.0) })
+        {
+            var a = input.ToArray();
+            var b = input.ToArray();
+            tableAlone.Apply(a, 0, 0.8f);
+            widened.Apply(b, 0, 0.8f);
+            Assert.InRange(BandEnergyDb(b, 356, 513) - BandEnergyDb(a, 356, 513), expectedDb - 0.5, expectedDb + 0.5);
+            Assert.InRange(BandEnergyDb(b, 1, 131) - BandEnergyDb(a, 1, 131), -0.1, 0.1);
+        }
+    }
+
+    [Theory]
+    [InlineData(-100.0, 3.0)]  // the hit lies far above the model's average: +3 dB at most
+    [InlineData(300.0, -3.0)]  // far below: −3 dB at most
+    public void The_spread_limit_bounds_a_hits_extra_gain(double modelMeanDb, double limitedDb)
+    {
+        // Gains of 4 on deviations of hundreds of dB, in every band and frame: the extra is the limit everywhere, so the
+        // hit comes out as the table alone makes it, scaled by the limit.
+        string json = Json(1024, 256, Edges1024, (r, b) => -2 * b - r, 5);
+        var tableAlone = Parse(json).CreateFilter(Classes);
+        var entry = SpreadEntry(Enumerable.Repeat(modelMeanDb, 5).ToArray(), [4, 4, 4, 4, 4], [modelMeanDb, modelMeanDb], [4, 4]);
+        var limited = Parse(WithSpread(json, 3, new() { ["kick"] = entry })).CreateFilter(Classes);
+        var expected = Noise(9000);
+        var hit = expected.ToArray();
+        tableAlone.Apply(expected, 0, 0.6f);
+        limited.Apply(hit, 0, 0.6f);
+        float scale = (float)Math.Pow(10, limitedDb / 20);
+        for (int i = 0; i < hit.Length; i++) Assert.True(Math.Abs(hit[i] - scale * expected[i]) < 1e-5, $"sample {i}: {hit[i]} vs {scale * expected[i]}");
+    }
+
+    [Fact]
+    public void Classes_without_a_spread_entry_keep_the_table_alone()
+    {
+        string json = WithTableFor(Json(1024, 256, Edges1024, (r, b) => -3 * b - r, 4), "snare");
+        var tableAlone = Parse(json).CreateFilter(Classes);
+        var calibration = Parse(WithSpread(json, 12, new() { ["kick"] = SpreadEntry([0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [-20], [1]) }));
+        Assert.True(calibration.HasSpread("kick"));
+        Assert.False(calibration.HasSpread("snare"));
+        Assert.Equal(["kick"], calibration.SpreadClasses);
+        var withSpread = calibration.CreateFilter(Classes);
+        var (kickA, kickB, snareA, snareB) = (Noise(5000), Noise(5000), Noise(5000), Noise(5000));
+        tableAlone.Apply(kickA, 0, 0.7f);
+        withSpread.Apply(kickB, 0, 0.7f);
+        tableAlone.Apply(snareA, 1, 0.7f);
+        withSpread.Apply(snareB, 1, 0.7f);
+        Assert.NotEqual(kickA, kickB);  // the kick's spread does act on this hit ...
+        Assert.Equal(snareA, snareB);   // ... and not on the snare's
+    }
+
+    private const string SpreadBase = "{\"formatVersion\": 1, \"fftSize\": 1024, \"hopSamples\": 256, \"bandEdges\": [0, 100, 513], \"velocityNodes\": [0.5], \"gainsDb\": {\"kick\": [[[1, 2]]]}, \"spread\": ";
+
+    [Theory]
+    [InlineData("[]", "spread must be an object")]
+    [InlineData("{\"classes\": {}}", "spread.limitDb must be a finite number in 0..48")]
+    [InlineData("{\"limitDb\": 60, \"classes\": {}}", "spread.limitDb must be a finite number in 0..48")]
+    [InlineData("{\"limitDb\": -1, \"classes\": {}}", "spread.limitDb must be a finite number in 0..48")]
+    [InlineData("{\"limitDb\": \"6\", \"classes\": {}}", "spread.limitDb must be a finite number in 0..48")]
+    [InlineData("{\"limitDb\": 6}", "spread.classes must be an object")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": []}}", "spread.classes.kick must be an object")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"snare\": {}}}", "spread.classes.snare has no gain table in gainsDb")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, 2, 3], \"shapeSlopeDb\": [0, 0], \"shapeGain\": [0, 0], \"envelopeMeanDb\": [0], \"envelopeSlopeDb\": [0], \"envelopeGain\": [0]}}}", "spread.classes.kick.shapeMeanDb must hold 2 finite numbers (one per band)")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, 2], \"shapeGain\": [0, 0], \"envelopeMeanDb\": [0], \"envelopeSlopeDb\": [0], \"envelopeGain\": [0]}}}", "spread.classes.kick.shapeSlopeDb must hold 2 finite numbers (one per band)")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, 2], \"shapeSlopeDb\": [0, 1e999], \"shapeGain\": [0, 0], \"envelopeMeanDb\": [0], \"envelopeSlopeDb\": [0], \"envelopeGain\": [0]}}}", "spread.classes.kick.shapeSlopeDb must hold 2 finite numbers (one per band)")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, \"x\"], \"shapeSlopeDb\": [0, 0], \"shapeGain\": [0, 0], \"envelopeMeanDb\": [0], \"envelopeSlopeDb\": [0], \"envelopeGain\": [0]}}}", "spread.classes.kick.shapeMeanDb must hold 2 finite numbers (one per band)")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, 2], \"shapeSlopeDb\": [0, 0], \"shapeGain\": [0, 4.5], \"envelopeMeanDb\": [0], \"envelopeSlopeDb\": [0], \"envelopeGain\": [0]}}}", "spread.classes.kick.shapeGain values must be in 0..4")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, 2], \"shapeSlopeDb\": [0, 0], \"shapeGain\": [0, 0], \"envelopeMeanDb\": [], \"envelopeSlopeDb\": [], \"envelopeGain\": []}}}", "spread.classes.kick.envelopeMeanDb must hold at least one finite number")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, 2], \"shapeSlopeDb\": [0, 0], \"shapeGain\": [0, 0], \"envelopeMeanDb\": [0, 1], \"envelopeSlopeDb\": [0], \"envelopeGain\": [0, 0]}}}", "spread.classes.kick.envelopeSlopeDb must hold 2 finite numbers (one per envelope row")]
+    [InlineData("{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, 2], \"shapeSlopeDb\": [0, 0], \"shapeGain\": [0, 0], \"envelopeMeanDb\": [0, 1], \"envelopeSlopeDb\": [0, 0], \"envelopeGain\": [0, -0.1]}}}", "spread.classes.kick.envelopeGain values must be in 0..4")]
+    public void A_damaged_spread_section_is_refused_with_one_line_naming_the_field(string spread, string problem)
+    {
+        var e = Assert.Throws<ModelLoadException>(() => Parse(SpreadBase + spread + "}"));
+        Assert.Contains(problem, e.Message);
+        Assert.StartsWith("/tmp/calibration.json: ", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void A_well_formed_spread_section_is_read()
+    {
+        var calibration = Parse(SpreadBase + "{\"limitDb\": 6, \"classes\": {\"kick\": {\"shapeMeanDb\": [1, 2], \"shapeSlopeDb\": [0, 0], \"shapeGain\": [0, 4], \"envelopeMeanDb\": [0, 1, 2], \"envelopeSlopeDb\": [0, 0, 0], \"envelopeGain\": [0, 1, 0.5]}}}}");
+        Assert.True(calibration.HasSpread("kick"));
+        Assert.Equal(6f, calibration.SpreadLimitDb);
+        Assert.False(Parse(SpreadBase.Replace(", \"spread\": ", "") + "}").HasSpread("kick")); // no section: no spread
     }
 
     [Theory]
