@@ -19,8 +19,9 @@ linearly in dB between band centres (flat beyond the outermost), then overlap-ad
 A 0 dB table gives the input back (to float rounding). Classes without a table (general: the widener's material)
 pass unchanged.
 
-Strength (fit's strength, STRENGTH): the stored tables are the measured difference times 1.5, which moves a hit past
-the real average, away from the model's own bias; chosen by cross-validation over the training kits (README).
+Strength (fit's strength, STRENGTH): each class's stored table is the measured difference times its strength (1-2
+for the shipped model), which moves a hit past the real average, away from the model's own bias; chosen per class by
+leave-one-kit-out cross-validation over the training kits (cross_validate, `--cross-validate`; README).
 Spread (fit's spread_cap, off by default): an optional per-class section that also widens each hit's deviation from
 the model's average (its band energies over the whole hit and its envelope), computed from the hit itself
 (spread_gain_db); the engine implements it too. Measured, not shipped (README).
