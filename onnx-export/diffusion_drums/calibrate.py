@@ -37,6 +37,7 @@ import time
 import numpy as np
 import torch
 
+from .dataset import velocity_line
 from .params import CLASSES, DRUM_CLASSES, NULL_CLASS_ID
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,16 +108,6 @@ def shape_and_envelope(power: np.ndarray):
     widens (see fit). The envelope is relative so that a hit's level counts once, in its shape."""
     total = 10 * np.log10(power.sum((-2, -1)) + 1e-10)[..., None]
     return 10 * np.log10(power.sum(-2) + 1e-10), 10 * np.log10(power.sum(-1) + 1e-10) - total
-
-
-def _velocity_line(y: np.ndarray, v: np.ndarray):
-    """Least-squares line in velocity of y [N, D] -> (coef [2, D]: intercept, slope; residuals [N, D])."""
-    a = np.stack([np.ones_like(v), v], 1).astype(np.float64)  # [N, 2]
-    if np.ptp(v) < 0.05:  # one velocity: no slope to fit
-        coef = np.stack([y.mean(0), np.zeros(y.shape[1])])
-    else:
-        coef = np.linalg.lstsq(a, y, rcond=None)[0]
-    return coef, y - a @ coef
 
 
 # The one-shot finish floor for calibrated hits (dB under the peak; file field tailFloorDb). The default finish floor,
@@ -228,8 +219,8 @@ def _spread_entry(real_p: np.ndarray, real_v: np.ndarray, gen_p: np.ndarray, gen
     g_shape, g_env = shape_and_envelope(gen_p)
     entry = {}
     for name, r, g in (("shape", r_shape, g_shape), ("envelope", r_env, g_env)):
-        _, r_res = _velocity_line(r, real_v)
-        coef, g_res = _velocity_line(g, gen_v)
+        _, r_res = velocity_line(r, real_v)
+        coef, g_res = velocity_line(g, gen_v)
         factor = np.clip(r_res.std(0) / np.maximum(g_res.std(0), 1e-6), 1.0, cap)
         entry[name + "MeanDb"] = np.round(coef[0], 3).tolist()
         entry[name + "SlopeDb"] = np.round(coef[1], 3).tolist()
@@ -318,7 +309,7 @@ def cross_validate(real, real_cls, real_vel, real_kit, gen, gen_cls, gen_vel, st
     accuracy is within tolerance of no spread. Why these rules: a stronger table or a wider spread is a further change
     to the model's hits, so it has to earn its place on kits the tables never saw, beyond noise; and the spread is
     for variety, paid for with no recognition. -> {"strength": {class: s}, "spreadCap": k, "classAccuracy":
-    {class: {strength: acc}}, "capAccuracy": {cap: acc}, "folds": n, "hits": n}"""
+    {class: {strength: acc}}, "capAccuracy": {cap: acc}, "folds": n, "hits": n, "tolerance": tolerance}"""
     import torch
     from .evaluate import Classifier, as_played, features
     threads = torch.get_num_threads()

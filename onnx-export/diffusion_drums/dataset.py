@@ -480,6 +480,17 @@ def descriptors(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def velocity_line(y: np.ndarray, v: np.ndarray):
+    """Least-squares line in velocity of y [N, D] at velocities v [N] -> (coef [2, D]: intercept and slope, residuals
+    [N, D]); a set played at one velocity (spread under 0.05) gets its mean and no slope."""
+    a = np.stack([np.ones_like(v), v], 1).astype(np.float64)  # [N, 2]
+    if np.ptp(v) < 0.05:
+        coef = np.stack([y.mean(0), np.zeros(y.shape[1])])
+    else:
+        coef = np.linalg.lstsq(a, y, rcond=None)[0]
+    return coef, y - a @ coef
+
+
 def descriptor_prior(desc: np.ndarray, class_id: np.ndarray, velocity: np.ndarray, classes=CLASSES) -> dict:
     """Per class, the descriptors [N, D] of its hits as a Gaussian around a line in velocity: mean + slope * v, with
     the residuals' covariance as its Cholesky factor (harder hits are brighter; a random velocity must not undo it).
@@ -490,13 +501,7 @@ def descriptor_prior(desc: np.ndarray, class_id: np.ndarray, velocity: np.ndarra
         m = class_id == c
         if m.sum() < 4:
             continue
-        v = velocity[m].astype(np.float64)
-        a = np.stack([np.ones_like(v), v], 1)  # [n, 2]
-        if np.ptp(v) < 0.05:  # one velocity: no slope to fit
-            coef = np.stack([desc[m].mean(0), np.zeros(d)])
-        else:
-            coef = np.linalg.lstsq(a, desc[m].astype(np.float64), rcond=None)[0]  # [2, D]
-        resid = desc[m] - a @ coef
+        coef, resid = velocity_line(desc[m].astype(np.float64), velocity[m].astype(np.float64))  # [2, D], [n, D]
         cov = np.cov(resid.T) + 1e-4 * np.eye(d)
         out[name] = {"mean": [round(float(t), 6) for t in coef[0]], "slope": [round(float(t), 6) for t in coef[1]],
                      "chol": [[round(float(t), 6) for t in row] for row in np.linalg.cholesky(cov)]}
